@@ -1,0 +1,86 @@
+"""Orbax checkpoints under runs/NAME/checkpoints: model, optimizer state, step, RNG, data position.
+
+Orbax writes each step to a temporary directory and renames it when complete, so a save that is
+interrupted never touches the previous good checkpoint. We keep the last `keep_last` steps and
+the best one by held-out accuracy. Restores go through an abstract target (shapes and dtypes
+only), so nothing is allocated twice and a mismatched checkpoint fails loudly.
+"""
+
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def _manager(directory: Path, keep_last: int = 2) -> ocp.CheckpointManager:
+    keep = policies.AnyPreservationPolicy([
+        policies.LatestN(n=keep_last),
+        policies.BestN(get_metric_fn=lambda m: m["accuracy"], reverse=False, n=1, keep_checkpoints_without_metrics=False),
+    ])
+    options = ocp.CheckpointManagerOptions(preservation_policy=keep, create=True)
+    return ocp.CheckpointManager(directory.absolute(), options=options, item_names=("state", "meta"))
+
+
+class Checkpointer:
+    """Saves and restores {"params", "opt_state", "rng"} plus a JSON `meta` (step, data position, ...)."""
+
+    def __init__(self, run_dir: str | Path, keep_last: int = 2):
+        self.directory = Path(run_dir).absolute() / "checkpoints"
+        self.manager = _manager(self.directory, keep_last)
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, step: int, state: dict, meta: dict, metrics: dict | None = None) -> None:
+        args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+        self.manager.save(step, args=args, metrics=metrics, force=True)
+
+    def restore(self, like: dict, step: int | None = None) -> tuple[dict, dict]:
+        """Restore into the structure of `like` (real or abstract arrays). Raises CheckpointError."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise CheckpointError(f"no checkpoint in {self.directory}: train one first (python train.py CONFIG.toml)")
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        try:
+            out = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                                                    meta=ocp.args.JsonRestore()))
+        except Exception as e:  # Orbax raises many types; the user needs one clear line
+            raise CheckpointError(f"checkpoint {self.directory / str(step)} could not be read "
+                                  f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); if it is damaged, "
+                                  "move that step directory away to fall back to the previous one") from None
+        return out["state"], out["meta"]
+
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()
+
+
+def load_run(run_dir: str | Path, step: int | None = None):
+    """(config, graphdef, params) of a trained run directory such as runs/add_sft."""
+    from flax import nnx
+
+    from . import config as config_lib
+    from .model import Transformer
+    from .sft import make_optimizer
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise CheckpointError(f"{run_dir} is not a run directory (no config.json); pass e.g. --checkpoint runs/add_sft")
+    try:
+        cfg = config_lib.from_json((run_dir / "config.json").read_text())
+    except (ValueError, config_lib.ConfigError) as e:
+        raise CheckpointError(f"{run_dir / 'config.json'} is damaged: {e}") from None
+    graphdef, params = nnx.split(nnx.eval_shape(lambda: Transformer(cfg.model, nnx.Rngs(0))))
+    tx = make_optimizer(cfg.optim, cfg.train.steps)
+    like = dict(params=params, opt_state=jax.eval_shape(tx.init, params), rng=jax.ShapeDtypeStruct((2,), "uint32"))
+    ckpt = Checkpointer(run_dir)
+    try:
+        state, meta = ckpt.restore(like, step)
+    finally:
+        ckpt.close()
+    return cfg, graphdef, state["params"]

@@ -1,0 +1,174 @@
+"""The `minireason` command: train, eval, generate, sample, tasks.
+
+Every error a user can fix (bad config, unknown task, out-of-vocabulary prompt, missing or
+damaged checkpoint, malformed JSONL) is one line on stderr and exit status 2.
+"""
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import jax
+
+from .checkpoint import CheckpointError, load_run
+from .sampler import SampleConfig, generate
+from .tasks import TASKS, get_task
+from .tokenizer import encode, render
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _sample_cfg(args, cfg) -> SampleConfig:
+    temperature = args.temperature if args.temperature is not None else (1.0 if args.samples > 1 else 0.0)
+    return SampleConfig(max_new=args.max_new or cfg.eval.max_new, temperature=temperature,
+                        top_p=args.top_p, max_thinking=args.max_thinking)
+
+
+def _check_prompt(prompt: str, where: str) -> None:
+    try:
+        encode(prompt)
+    except ValueError as e:
+        raise UsageError(f"{where}: {e}") from None
+
+
+def cmd_train(args) -> int:
+    import train  # the recipe at the top of the repository, installed as a module
+
+    return train.cli([args.config, *args.overrides])
+
+
+def cmd_generate(args) -> int:
+    cfg, graphdef, params = load_run(args.checkpoint)
+    rows = []
+    for i, line in enumerate(Path(args.input).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{args.input} line {i} is not JSON ({e.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+            raise UsageError(f"{args.input} line {i} needs a string field \"prompt\"")
+        _check_prompt(row["prompt"], f"{args.input} line {i}")
+        rows.append(row)
+    sample_cfg = _sample_cfg(args, cfg)
+    prompts = [r["prompt"] for r in rows for _ in range(args.samples)]
+    outs = generate(graphdef, params, prompts, sample_cfg, jax.random.key(args.seed)) if prompts else []
+    keys = ("thinking", "answer", "thinking_tokens", "answer_tokens")
+    with open(args.output, "w") as f:
+        for i, row in enumerate(rows):
+            group = outs[i * args.samples:(i + 1) * args.samples]
+            extra = {k: (group[0][k] if args.samples == 1 else [o[k] for o in group]) for k in keys}
+            f.write(json.dumps({**row, **extra}) + "\n")
+    print(f"wrote {len(rows)} lines to {args.output}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    _check_prompt(args.prompt, "prompt")
+    cfg, graphdef, params = load_run(args.checkpoint)
+    for o in generate(graphdef, params, [args.prompt] * args.samples, _sample_cfg(args, cfg), jax.random.key(args.seed)):
+        print(f"prompt:   {args.prompt}")
+        print(f"thinking: {o['thinking']}")
+        print(f"answer:   {o['answer']}{'' if o['well_formed'] else '   (malformed: no single </think> before <eos>)'}")
+        print(f"tokens:   {o['thinking_tokens']} thinking, {o['answer_tokens']} answer")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate_task
+
+    task = get_task(args.task)
+    cfg, graphdef, params = load_run(args.checkpoint)
+    level = args.level
+    if level is None:
+        if args.task not in cfg.data.tasks:
+            raise UsageError(f"the run was not trained on {args.task!r}; pass --level ({task.min_level}..{task.max_level})")
+        level = cfg.eval.levels.get(args.task, cfg.data.levels.get(args.task, (0, task.max_level))[1])
+    if not task.min_level <= level <= task.max_level:
+        raise UsageError(f"--level for {args.task!r} must be in {task.min_level}..{task.max_level}, got {level}")
+    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking)
+    r = evaluate_task(graphdef, params, args.task, level, args.n, sample_cfg, jax.random.key(args.seed))
+    r.pop("samples")
+    out = Path(args.output or Path(args.checkpoint) / f"eval_{args.task}_level{level}.json")
+    out.write_text(json.dumps(r, indent=2))
+    for k, v in r.items():
+        print(f"{k:16s} {v:.4f}" if isinstance(v, float) else f"{k:16s} {v}")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    rng = random.Random(args.seed)
+    for name, t in TASKS.items():
+        level = min(max(t.min_level, 2), t.max_level)
+        ex = t.generate(rng, level)
+        print(f"{name}  levels {t.min_level}..{t.max_level}: {t.level_help}")
+        print(f"  example (level {level}): {ex.prompt}")
+        print(f"    thinking: {ex.thinking}")
+        print(f"    answer:   {ex.answer}   ({len(render(ex)[0])} tokens in all)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minireason", description="a small reasoning transformer: think, then answer")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train from a TOML config (same as python train.py)")
+    t.add_argument("config")
+    t.add_argument("overrides", nargs="*", help="section.key=value")
+    t.set_defaults(fn=cmd_train)
+
+    def sampling(q, samples=True):
+        q.add_argument("--checkpoint", required=True, help="run directory, e.g. runs/add_sft")
+        if samples:
+            q.add_argument("--samples", type=int, default=1, help="completions per prompt")
+            q.add_argument("--temperature", type=float, default=None, help="default 0 (greedy) for one sample, else 1")
+            q.add_argument("--top-p", type=float, default=1.0)
+        q.add_argument("--max-thinking", type=int, default=-1, help="thinking-token budget (-1: none)")
+        q.add_argument("--max-new", type=int, default=0, help="completion length cap (0: the run's eval.max_new)")
+        q.add_argument("--seed", type=int, default=0)
+
+    g = sub.add_parser("generate", help="complete every prompt of a JSONL file")
+    sampling(g)
+    g.add_argument("--input", required=True)
+    g.add_argument("--output", required=True)
+    g.set_defaults(fn=cmd_generate)
+
+    s = sub.add_parser("sample", help="show the thinking and the answer for one prompt")
+    sampling(s)
+    s.add_argument("prompt")
+    s.set_defaults(fn=cmd_sample)
+
+    e = sub.add_parser("eval", help="held-out accuracy on a task")
+    sampling(e, samples=False)
+    e.add_argument("--task", required=True)
+    e.add_argument("--level", type=int, default=None, help="default: the level the run was evaluated at")
+    e.add_argument("--n", type=int, default=1000, help="held-out problems")
+    e.add_argument("--output", default=None, help="default: CHECKPOINT/eval_TASK_levelL.json")
+    e.set_defaults(fn=cmd_eval)
+
+    k = sub.add_parser("tasks", help="list the tasks with an example of each")
+    k.add_argument("--seed", type=int, default=0)
+    k.set_defaults(fn=cmd_tasks)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (UsageError, CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyError as e:  # unknown task: the registry's message names the close matches
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Configs: frozen dataclasses, loaded from TOML, overridable from the command line.
+
+    python train.py configs/add_sft.toml train.steps=500 model.d_model=96 data.tasks={add=1,sub=1}
+
+Every key is checked: an unknown one is an error that names it and suggests close matches; a
+value of the wrong type is an error that names the expected type. Override values are read as
+TOML (`x=3`, `x=0.1`, `x=true`, `x="text"` or bare `x=text` for strings, `x={a=1}`, `x=[1,2]`).
+"""
+
+import dataclasses
+import difflib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import ModelConfig
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = ""  # output goes to out_dir/name; empty means the config file's stem
+    out_dir: str = "runs"
+    stage: str = "sft"  # "sft" (supervised on worked traces)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    tasks: dict[str, float] = field(default_factory=lambda: {"add": 1.0})  # task -> sampling weight
+    levels: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lowest, highest) level
+    think: bool = True  # False trains the no-think format (answer directly)
+    batch_size: int = 64
+    seq_len: int = 64  # every example is padded to this; longer ones are an error
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 3e-3
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    weight_decay: float = 0.01
+    b1: float = 0.9
+    b2: float = 0.98
+    clip_norm: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    log_every: int = 25
+    eval_every: int = 250
+    save_every: int = 250
+    keep_last: int = 2  # checkpoints kept besides the best-by-eval one
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n: int = 1000  # held-out problems per task at the end of training
+    n_periodic: int = 200  # held-out problems per task at each periodic eval
+    levels: dict[str, int] = field(default_factory=dict)  # task -> eval level; default: highest trained
+    max_new: int = 96  # completion length cap when sampling
+    batch_size: int = 256
+    show: int = 3  # sampled completions printed at each eval
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _coerce(path: str, value, typ):
+    """Check `value` against the annotation `typ`; ints are accepted where floats are expected."""
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path} must be a table like {{name = value}}, got {value!r}")
+        return {str(k): _coerce(f"{path}.{k}", v, args[1]) for k, v in value.items()}
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{path} must be a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(f"{path}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, args)))
+    if typ is float and type(value) is int:
+        return float(value)
+    if type(value) is not typ:
+        raise ConfigError(f"{path} must be {typ.__name__}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _all_keys() -> list[str]:
+    return [f"{s.name}.{f.name}" for s in dataclasses.fields(Config) for f in dataclasses.fields(s.type)]
+
+
+def _unknown(key: str) -> ConfigError:
+    close = difflib.get_close_matches(key, _all_keys(), n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return ConfigError(f"unknown config key {key!r}.{hint}")
+
+
+def from_dict(tree: dict) -> Config:
+    sections = {}
+    for sec in dataclasses.fields(Config):
+        values = tree.get(sec.name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{sec.name}] must be a table of keys")
+        hints = typing.get_type_hints(sec.type)
+        for key in values:
+            if key not in hints:
+                raise _unknown(f"{sec.name}.{key}")
+        sections[sec.name] = sec.type(**{k: _coerce(f"{sec.name}.{k}", v, hints[k]) for k, v in values.items()})
+    for name in tree:
+        if name not in sections:
+            raise _unknown(str(name))
+    return Config(**sections)
+
+
+def _parse_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare string such as run.name=myrun
+
+
+def load(path: str | None, overrides: list[str] = ()) -> Config:
+    """Read a TOML file (or start from defaults), apply `section.key=value` overrides."""
+    tree: dict = {}
+    if path is not None:
+        try:
+            tree = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} not found (see configs/ for the shipped ones)") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    for item in overrides:
+        key, eq, text = item.partition("=")
+        if not eq or key.count(".") != 1:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        section, name = key.split(".")
+        if not isinstance(tree.setdefault(section, {}), dict):
+            raise ConfigError(f"[{section}] must be a table of keys")
+        tree[section][name] = _parse_value(text)
+    cfg = from_dict(tree)
+    if not cfg.run.name and path is not None:
+        cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, name=Path(path).stem))
+    return cfg
+
+
+def to_json(cfg: Config) -> str:
+    return json.dumps(dataclasses.asdict(cfg), indent=2)
+
+
+def from_json(text: str) -> Config:
+    return from_dict(json.loads(text))

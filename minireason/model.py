@@ -1,0 +1,144 @@
+"""A decoder-only transformer in Flax NNX: RoPE, RMSNorm pre-norm, causal attention, SwiGLU.
+
+Dimension letters, used in names and comments everywhere in the package:
+    B batch   T time (query positions)   S key/cache positions   D model width
+    H heads   K head dim                 F MLP hidden width       V vocabulary
+
+The module holds parameters only. Everything that changes while sampling (the KV cache, the
+write index, where each row's tokens start) is passed in and returned, so the hot path stays
+pure and jit-friendly. Rows may be left-padded: `start_B` is the index of each row's first
+real token; positions count from there and keys before it are masked out.
+"""
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from .tokenizer import VOCAB_SIZE
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    d_model: int = 128  # D
+    n_layers: int = 4
+    n_heads: int = 4  # H; head dim K = D / H
+    mlp_hidden: int = 384  # F
+    max_len: int = 256  # longest sequence (prompt + completion) the sampler will build
+    rope_base: float = 10_000.0
+    dtype: str = "float32"  # compute dtype; "bfloat16" on accelerators. Parameters stay float32.
+    vocab_size: int = VOCAB_SIZE  # V
+
+
+Cache = tuple[tuple[jax.Array, jax.Array], ...]  # per layer: (k_BSHK, v_BSHK)
+
+
+def init_cache(cfg: ModelConfig, batch: int, length: int) -> Cache:
+    shape = (batch, length, cfg.n_heads, cfg.d_model // cfg.n_heads)
+    zeros = jnp.zeros(shape, jnp.dtype(cfg.dtype))
+    return tuple((zeros, zeros) for _ in range(cfg.n_layers))
+
+
+def rope(x_BTHK: jax.Array, pos_BT: jax.Array, base: float) -> jax.Array:
+    """Rotary position embedding: rotate each pair of channels by an angle proportional to position."""
+    half = x_BTHK.shape[-1] // 2
+    freq_K = base ** (-jnp.arange(half) / half)
+    angle_BTK = pos_BT[..., None].astype(jnp.float32) * freq_K
+    sin, cos = jnp.sin(angle_BTK)[:, :, None, :], jnp.cos(angle_BTK)[:, :, None, :]
+    x1, x2 = x_BTHK[..., :half].astype(jnp.float32), x_BTHK[..., half:].astype(jnp.float32)
+    out = jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+    return out.astype(x_BTHK.dtype)
+
+
+class RMSNorm(nnx.Module):
+    def __init__(self, dim: int):
+        self.scale = nnx.Param(jnp.ones((dim,)))
+
+    def __call__(self, x):
+        x32 = x.astype(jnp.float32)
+        x32 = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + 1e-6)
+        return (x32 * self.scale[...]).astype(x.dtype)
+
+
+def _linear(d_in: int, d_out: int, cfg: ModelConfig, rngs: nnx.Rngs, scale: float = 1.0) -> nnx.Linear:
+    init = nnx.initializers.normal(scale / d_in**0.5)
+    return nnx.Linear(d_in, d_out, use_bias=False, kernel_init=init, dtype=jnp.dtype(cfg.dtype), rngs=rngs)
+
+
+class Attention(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        self.cfg = cfg
+        self.qkv = _linear(cfg.d_model, 3 * cfg.d_model, cfg, rngs)
+        self.out = _linear(cfg.d_model, cfg.d_model, cfg, rngs, scale=(2 * cfg.n_layers) ** -0.5)
+
+    def __call__(self, x_BTD, pos_BT, mask_BTS, kv, index):
+        B, T, D = x_BTD.shape
+        H = self.cfg.n_heads
+        q, k, v = jnp.split(self.qkv(x_BTD).reshape(B, T, 3 * H, D // H), 3, axis=2)  # (B, T, H, K) each
+        q, k = rope(q, pos_BT, self.cfg.rope_base), rope(k, pos_BT, self.cfg.rope_base)
+        if kv is not None:  # write this call's keys/values into the cache, then attend over all of it
+            k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), (0, index, 0, 0))
+            v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), (0, index, 0, 0))
+            kv = (k, v)
+        scores_BHTS = jnp.einsum("bthk,bshk->bhts", q, k).astype(jnp.float32) / (D // H) ** 0.5
+        scores_BHTS = jnp.where(mask_BTS[:, None], scores_BHTS, -1e30)
+        probs_BHTS = jax.nn.softmax(scores_BHTS, axis=-1).astype(v.dtype)
+        y_BTHK = jnp.einsum("bhts,bshk->bthk", probs_BHTS, v)
+        return self.out(y_BTHK.reshape(B, T, D)), kv
+
+
+class MLP(nnx.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        self.gate_up = _linear(cfg.d_model, 2 * cfg.mlp_hidden, cfg, rngs)
+        self.down = _linear(cfg.mlp_hidden, cfg.d_model, cfg, rngs, scale=(2 * cfg.n_layers) ** -0.5)
+
+    def __call__(self, x_BTD):
+        gate_BTF, up_BTF = jnp.split(self.gate_up(x_BTD), 2, axis=-1)
+        return self.down(jax.nn.silu(gate_BTF) * up_BTF)
+
+
+class Block(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        self.norm1, self.attn = RMSNorm(cfg.d_model), Attention(cfg, rngs)
+        self.norm2, self.mlp = RMSNorm(cfg.d_model), MLP(cfg, rngs)
+
+    def __call__(self, x_BTD, pos_BT, mask_BTS, kv, index):
+        h, kv = self.attn(self.norm1(x_BTD), pos_BT, mask_BTS, kv, index)
+        x_BTD = x_BTD + h
+        return x_BTD + self.mlp(self.norm2(x_BTD)), kv
+
+
+class Transformer(nnx.Module):
+    def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+        self.cfg = cfg
+        self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
+        self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layers)])
+        self.norm = RMSNorm(cfg.d_model)
+
+    def features(self, tokens_BT, start_B=None, cache: Cache | None = None, index=0):
+        """Final hidden states (B, T, D). With a cache, `tokens_BT` are written at `index`."""
+        B, T = tokens_BT.shape
+        start_B = jnp.zeros((B,), jnp.int32) if start_B is None else start_B
+        q_idx_T = index + jnp.arange(T)
+        k_idx_S = jnp.arange(T if cache is None else cache[0][0].shape[1])
+        mask_BTS = (k_idx_S[None, None, :] <= q_idx_T[None, :, None]) & (k_idx_S[None, None, :] >= start_B[:, None, None])
+        pos_BT = jnp.maximum(q_idx_T[None, :] - start_B[:, None], 0)
+        x_BTD = self.embed(tokens_BT).astype(jnp.dtype(self.cfg.dtype))
+        new_cache = []
+        for i, block in enumerate(self.blocks):
+            x_BTD, kv = block(x_BTD, pos_BT, mask_BTS, None if cache is None else cache[i], index)
+            new_cache.append(kv)
+        return self.norm(x_BTD), (None if cache is None else tuple(new_cache))
+
+    def __call__(self, tokens_BT, start_B=None, cache: Cache | None = None, index=0):
+        """Next-token logits (B, T, V) in float32, and the updated cache (None without one)."""
+        x_BTD, cache = self.features(tokens_BT, start_B, cache, index)
+        logits_BTV = self.embed.attend(x_BTD).astype(jnp.float32)  # output weights tied to the embedding
+        return logits_BTV, cache
+
+
+def count_params(model: nnx.Module) -> int:
+    return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))

@@ -1,0 +1,136 @@
+"""Batched sampling with a KV cache: one prefill over the prompts, then a jitted decode loop.
+
+Prompts are left-padded to a bucket length so every row decodes in lockstep and a run compiles
+once per (batch, bucket) shape. The loop (`lax.while_loop`) stops when every row has written
+`<eos>` or the length cap is hit. Each row has its own random stream, so a row's sample does
+not depend on what else is in the batch.
+
+Thinking budget (budget forcing, as in s1): once a row has written `max_thinking` thinking
+tokens without closing its thought, the sampler writes `</think>` for it.
+
+`sample_naive` recomputes the whole sequence for every new token. It is slow on purpose: it is
+the reference the cached path is tested (and benchmarked) against.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .model import init_cache
+from .tokenizer import END_THINK_ID, EOS_ID, PAD_ID, parse_completion, prompt_ids
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    max_new: int = 128  # completion length cap (thinking + answer + markers)
+    temperature: float = 0.0  # 0 means greedy
+    top_k: int = 0  # 0 means off
+    top_p: float = 1.0  # 1 means off
+    max_thinking: int = -1  # thinking-token budget; -1 means no cap
+
+
+def pad_prompts(prompts: list[str], bucket: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Left-pad `<bos> PROMPT <think>` to a multiple of `bucket`; returns (tokens_BP, start_B)."""
+    rows = [prompt_ids(p) for p in prompts]
+    P = -(-max(len(r) for r in rows) // bucket) * bucket
+    tokens = np.full((len(rows), P), PAD_ID, np.int32)
+    for i, r in enumerate(rows):
+        tokens[i, P - len(r):] = r
+    return tokens, np.array([P - len(r) for r in rows], np.int32)
+
+
+def _pick(logits_BV, keys_B, t, cfg: SampleConfig):
+    """Choose next tokens; returns (token_B, logprob_B) under the temperature-scaled distribution."""
+    if cfg.temperature == 0.0:
+        token_B = jnp.argmax(logits_BV, axis=-1)
+        return token_B, jnp.take_along_axis(jax.nn.log_softmax(logits_BV), token_B[:, None], 1)[:, 0]
+    logits_BV = logits_BV / cfg.temperature
+    logp_BV = jax.nn.log_softmax(logits_BV)
+    filtered = logits_BV
+    if cfg.top_k > 0:
+        kth_B1 = jax.lax.top_k(filtered, cfg.top_k)[0][:, -1:]
+        filtered = jnp.where(filtered < kth_B1, -jnp.inf, filtered)
+    if cfg.top_p < 1.0:  # keep the smallest set of tokens whose probability reaches top_p
+        sorted_BV = jnp.sort(filtered, axis=-1)[:, ::-1]
+        cum_BV = jnp.cumsum(jax.nn.softmax(sorted_BV), axis=-1)
+        cutoff_B1 = jnp.take_along_axis(sorted_BV, jnp.sum(cum_BV < cfg.top_p, axis=-1, keepdims=True), 1)
+        filtered = jnp.where(filtered < cutoff_B1, -jnp.inf, filtered)
+    token_B = jax.vmap(lambda k, l: jax.random.categorical(jax.random.fold_in(k, t), l))(keys_B, filtered)
+    return token_B, jnp.take_along_axis(logp_BV, token_B[:, None], 1)[:, 0]
+
+
+def _step_rules(token_B, t, state, cfg: SampleConfig):
+    """Budget forcing and end-of-sequence bookkeeping, shared by the cached and naive paths."""
+    closed_B, n_think_B, done_B = state
+    if cfg.max_thinking >= 0:
+        token_B = jnp.where(~closed_B & (n_think_B >= cfg.max_thinking), END_THINK_ID, token_B)
+    token_B = jnp.where(done_B, PAD_ID, token_B)
+    n_think_B = n_think_B + (~closed_B & ~done_B & (token_B != END_THINK_ID) & (token_B != EOS_ID))
+    closed_B = closed_B | (token_B == END_THINK_ID)
+    done_B = done_B | (token_B == EOS_ID)
+    return token_B, (closed_B, n_think_B, done_B)
+
+
+@partial(jax.jit, static_argnames=("graphdef", "cfg"))
+def sample(graphdef, params, tokens_BP, start_B, key, cfg: SampleConfig):
+    """Returns dict: tokens (B, N), logprobs (B, N), thinking_tokens (B,), length (B,), done (B,)."""
+    model = nnx.merge(graphdef, params)
+    B, P = tokens_BP.shape
+    N = cfg.max_new
+    logits_BTV, cache = model(tokens_BP, start_B, init_cache(model.cfg, B, P + N), 0)
+    keys_B = jax.random.split(key, B)
+    zeros_B = jnp.zeros((B,), bool)
+    init = dict(t=0, cache=cache, logits=logits_BTV[:, -1], out=jnp.full((B, N), PAD_ID, jnp.int32),
+                logp=jnp.zeros((B, N)), rules=(zeros_B, jnp.zeros((B,), jnp.int32), zeros_B))
+
+    def cond(s):
+        return (s["t"] < N) & ~jnp.all(s["rules"][2])
+
+    def body(s):
+        t = s["t"]
+        token_B, logp_B = _pick(s["logits"], keys_B, t, cfg)
+        token_B, rules = _step_rules(token_B, t, s["rules"], cfg)
+        logits_B1V, cache = model(token_B[:, None], start_B, s["cache"], P + t)
+        return dict(t=t + 1, cache=cache, logits=logits_B1V[:, 0], out=s["out"].at[:, t].set(token_B),
+                    logp=s["logp"].at[:, t].set(jnp.where(rules[2] & (token_B == PAD_ID), 0.0, logp_B)), rules=rules)
+
+    s = jax.lax.while_loop(cond, body, init)
+    closed_B, n_think_B, done_B = s["rules"]
+    return dict(tokens=s["out"], logprobs=s["logp"], thinking_tokens=n_think_B,
+                length=jnp.sum(s["out"] != PAD_ID, axis=1), done=done_B)
+
+
+def sample_naive(graphdef, params, tokens_BP, start_B, cfg: SampleConfig):
+    """Greedy reference decode: a full forward over the whole buffer for every new token."""
+    assert cfg.temperature == 0.0, "the naive reference decode is greedy only"
+    B, P = tokens_BP.shape
+    forward = jax.jit(lambda p, x: nnx.merge(graphdef, p)(x, start_B)[0])
+    buf = jnp.concatenate([tokens_BP, jnp.full((B, cfg.max_new), PAD_ID, jnp.int32)], axis=1)
+    rules = (jnp.zeros((B,), bool), jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool))
+    for t in range(cfg.max_new):
+        token_B = jnp.argmax(forward(params, buf)[:, P + t - 1], axis=-1)
+        token_B, rules = _step_rules(token_B, t, rules, cfg)
+        buf = buf.at[:, P + t].set(token_B)
+        if bool(jnp.all(rules[2])):
+            break
+    return dict(tokens=buf[:, P:], thinking_tokens=rules[1])
+
+
+def generate(graphdef, params, prompts: list[str], cfg: SampleConfig, key, batch_size: int = 256) -> list[dict]:
+    """Sample one completion per prompt (host-side batching with a fixed batch shape)."""
+    results = []
+    for lo in range(0, len(prompts), batch_size):
+        chunk = prompts[lo:lo + batch_size]
+        tokens, start = pad_prompts(chunk + [chunk[0]] * (min(batch_size, len(prompts)) - len(chunk)))
+        out = jax.device_get(sample(graphdef, params, tokens, start, jax.random.fold_in(key, lo), cfg))
+        for i in range(len(chunk)):
+            thinking, answer, ok = parse_completion(out["tokens"][i])
+            n_think = int(out["thinking_tokens"][i])
+            answer_tokens = max(int(out["length"][i]) - n_think - 1 - int(out["done"][i]), 0)
+            results.append(dict(thinking=thinking, answer=answer, well_formed=ok,
+                                thinking_tokens=n_think, answer_tokens=answer_tokens))
+    return results

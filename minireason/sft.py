@@ -1,0 +1,72 @@
+"""Supervised fine-tuning on worked traces: masked next-token cross-entropy.
+
+The loss covers the thinking, `</think>`, the answer and `<eos>`, never the prompt (the model
+is taught to reason about a question, not to predict which question comes). The optimizer is
+optax AdamW with linear warmup, cosine decay and global-norm clipping. `make_train_step` builds
+one pure jitted step over explicit pytrees (params, optimizer state, batch); `nnx.merge` inside
+it rebuilds the module, which costs nothing once traced.
+
+Data is a pure function of (seed, step): a resumed run sees exactly the batches an
+uninterrupted run would have seen.
+"""
+
+import random
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from .config import DataConfig, OptimConfig
+from .tasks import training_examples
+from .tokenizer import PAD_ID, render
+
+
+def batch_at(data: DataConfig, seed: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training batch for `step`: (tokens_BT, loss_mask_BT), right-padded to data.seq_len."""
+    rng = random.Random(f"{seed}/{step}")
+    tokens = np.full((data.batch_size, data.seq_len), PAD_ID, np.int32)
+    mask = np.zeros((data.batch_size, data.seq_len), np.float32)
+    for i, (name, ex) in enumerate(training_examples(data.tasks, data.levels, rng, data.batch_size)):
+        ids, m = render(ex, think=data.think)
+        if len(ids) > data.seq_len:
+            raise ValueError(f"a {name!r} example has {len(ids)} tokens but data.seq_len={data.seq_len}; "
+                             f"raise data.seq_len (e.g. data.seq_len={len(ids) + 16}) or lower the level")
+        tokens[i, :len(ids)], mask[i, :len(ids)] = ids, m
+    return tokens, mask
+
+
+def masked_ce(logits_BTV, targets_BT, mask_BT):
+    """Mean negative log-likelihood of the targets over positions where mask is 1."""
+    logp_BTV = jax.nn.log_softmax(logits_BTV.astype(jnp.float32))
+    nll_BT = -jnp.take_along_axis(logp_BTV, targets_BT[..., None], axis=-1)[..., 0]
+    return jnp.sum(nll_BT * mask_BT) / jnp.maximum(jnp.sum(mask_BT), 1.0)
+
+
+def lr_schedule(opt: OptimConfig, steps: int) -> optax.Schedule:
+    return optax.warmup_cosine_decay_schedule(0.0, opt.lr, opt.warmup_steps, max(steps, opt.warmup_steps + 1),
+                                              end_value=opt.lr * opt.min_lr_ratio)
+
+
+def make_optimizer(opt: OptimConfig, steps: int) -> optax.GradientTransformation:
+    schedule = lr_schedule(opt, steps)
+    decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)  # matrices only, not norm scales
+    return optax.chain(optax.clip_by_global_norm(opt.clip_norm),
+                       optax.adamw(schedule, opt.b1, opt.b2, weight_decay=opt.weight_decay, mask=decay_mask))
+
+
+def sft_loss(graphdef, params, tokens_BT, mask_BT):
+    """Predict token t+1 from tokens up to t; mask_BT marks which tokens are targets."""
+    logits_BTV, _ = nnx.merge(graphdef, params)(tokens_BT[:, :-1])
+    return masked_ce(logits_BTV, tokens_BT[:, 1:], mask_BT[:, 1:])
+
+
+def make_train_step(graphdef, tx: optax.GradientTransformation):
+    @jax.jit
+    def train_step(params, opt_state, tokens_BT, mask_BT):
+        loss, grads = jax.value_and_grad(lambda p: sft_loss(graphdef, p, tokens_BT, mask_BT))(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, dict(loss=loss, grad_norm=optax.tree.norm(grads))
+
+    return train_step

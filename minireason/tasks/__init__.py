@@ -1,0 +1,58 @@
+"""Task registry: configs and the CLI pick tasks by name."""
+
+import difflib
+
+from .base import Example, Task, draw, is_heldout
+from . import arithmetic
+
+TASKS: dict[str, Task] = {t.name: t for t in arithmetic.TASKS}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        close = difflib.get_close_matches(name, TASKS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(sorted(TASKS))}.")
+    return TASKS[name]
+
+
+__all__ = ["Example", "Task", "TASKS", "draw", "get_task", "is_heldout"]
+
+
+def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]]) -> None:
+    """Fail early, with a clear message, on unknown tasks or levels out of range."""
+    for name in list(tasks) + list(levels):
+        get_task(name)
+    for name, (lo, hi) in levels.items():
+        t = TASKS[name]
+        if not t.min_level <= lo <= hi <= t.max_level:
+            raise ValueError(f"levels for {name!r} must satisfy {t.min_level} <= low <= high <= {t.max_level}, got [{lo}, {hi}]")
+    if not tasks or any(w < 0 for w in tasks.values()) or sum(tasks.values()) <= 0:
+        raise ValueError(f"task weights must be non-negative and not all zero, got {tasks}")
+
+
+def training_examples(tasks: dict[str, float], levels: dict[str, tuple[int, int]], rng, n: int) -> list[tuple[str, Example]]:
+    """n (task name, example) pairs from the training side of the split, drawn by weight."""
+    names = list(tasks)
+    picks = rng.choices(names, weights=[tasks[k] for k in names], k=n)
+    out = []
+    for name in picks:
+        t = TASKS[name]
+        lo, hi = levels.get(name, (t.min_level, t.max_level))
+        out.append((name, draw(t, rng, rng.randint(lo, hi), heldout=False)))
+    return out
+
+
+def heldout_examples(name: str, level: int, n: int, seed: int = 1234) -> list[Example]:
+    """A fixed held-out set: up to n distinct prompts (fewer when the level has fewer held-out prompts)."""
+    import random
+
+    task, rng, seen, out = get_task(name), random.Random(f"heldout/{name}/{level}/{seed}"), set(), []
+    for _ in range(50 * n):
+        ex = draw(task, rng, level, heldout=True)
+        if ex.prompt not in seen:
+            seen.add(ex.prompt)
+            out.append(ex)
+            if len(out) == n:
+                break
+    return out

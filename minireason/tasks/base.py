@@ -1,0 +1,65 @@
+"""The task interface: every task family generates worked examples and scores answers.
+
+A task is a plain record of two functions. `generate(rng, level)` returns an `Example`
+(prompt, worked thinking trace, answer); `score(prompt, answer_text)` returns 1.0 when the
+answer is exactly right and 0.0 otherwise. Scorers are the RL reward, so they never raise and
+never `eval()` text: they parse it with small hand-written parsers with size limits.
+
+Train/held-out split: a prompt is held out when a stable hash of its text lands in one bucket
+of ten. Training draws skip those prompts and evaluation draws only those, so the two sets
+never overlap, whatever the seeds.
+"""
+
+import random
+import zlib
+from dataclasses import dataclass
+from typing import Callable
+
+HELDOUT_BUCKETS = 10  # one prompt in ten is held out
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt: str
+    thinking: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    min_level: int
+    max_level: int
+    level_help: str  # what the level knob means for this task, for `minireason tasks`
+    generate: Callable[[random.Random, int], Example]
+    score: Callable[[str, str], float]
+
+
+def is_heldout(prompt: str) -> bool:
+    return zlib.crc32(prompt.encode()) % HELDOUT_BUCKETS == 0
+
+
+def draw(task: Task, rng: random.Random, level: int, heldout: bool) -> Example:
+    """One example from the training side (heldout=False) or the held-out side of the split."""
+    for _ in range(10_000):
+        ex = task.generate(rng, level)
+        if is_heldout(ex.prompt) == heldout:
+            return ex
+    raise RuntimeError(f"task {task.name!r} level {level}: could not draw a {'held-out' if heldout else 'training'} prompt")
+
+
+def exact(answer: str, expected: str) -> float:
+    """Strict equality; only surrounding spaces are forgiven."""
+    return 1.0 if answer.strip(" ") == expected else 0.0
+
+
+def parse_int(text: str, max_digits: int = 40) -> int | None:
+    """A decimal integer with an optional leading '-', or None. No '+', no spaces inside, no leading zeros."""
+    body = text[1:] if text.startswith("-") else text
+    if not body or len(body) > max_digits or not body.isascii() or not body.isdigit():
+        return None
+    if len(body) > 1 and body[0] == "0":
+        return None
+    if text == "-0":
+        return None
+    return int(text)

@@ -1,0 +1,102 @@
+"""End-to-end: train.py on the tiny config, resuming, the CLI, and one-line errors."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import train
+from minireason import cli
+from minireason.checkpoint import load_run
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = str(ROOT / "configs" / "tiny.toml")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    report = train.main([TINY, f"run.out_dir={out}"])
+    assert 0.0 <= report["accuracy"] <= 1.0
+    return out / "tiny"
+
+
+def test_train_writes_the_run_directory(run_dir):
+    assert (run_dir / "config.json").is_file()
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert report["step"] == 20 and "add" in report["tasks"]
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "20"]
+
+
+def test_resume_after_interruption_matches_uninterrupted(run_dir, tmp_path):
+    """Delete the last checkpoint (as if the run died after step 10) and re-run the same command."""
+    copy = tmp_path / "tiny"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "checkpoints" / "20")
+    train.main([TINY, f"run.out_dir={tmp_path}"])
+    _, _, resumed = load_run(copy)
+    _, _, straight = load_run(run_dir)
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_generate_sample_eval(run_dir, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"prompt": "1+2=", "id": 1}\n{"prompt": "3+4="}\n')
+    out = tmp_path / "out.jsonl"
+    assert cli.main(["generate", "--checkpoint", str(run_dir), "--input", str(src), "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0]["id"] == 1 and isinstance(rows[0]["thinking_tokens"], int)
+    assert {"thinking", "answer", "thinking_tokens", "answer_tokens"} <= rows[1].keys()
+    assert cli.main(["generate", "--checkpoint", str(run_dir), "--input", str(src), "--output", str(out), "--samples", "3"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows[0]["answer"]) == 3 and len(rows[0]["thinking_tokens"]) == 3
+
+    assert cli.main(["sample", "--checkpoint", str(run_dir), "1+2="]) == 0
+    assert "thinking:" in capsys.readouterr().out
+    assert cli.main(["eval", "--checkpoint", str(run_dir), "--task", "add", "--n", "8"]) == 0
+    result = json.loads((run_dir / "eval_add_level1.json").read_text())
+    assert 0.0 <= result["accuracy"] <= 1.0 and result["n"] == 8
+
+
+def test_tasks_lists_every_task(capsys):
+    from minireason.tasks import TASKS
+
+    assert cli.main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{name}  levels" in out for name in TASKS)
+
+
+def one_line_error(*args):
+    r = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("override, words", [
+    ("train.stpes=3", "train.steps"),  # the close match is suggested
+    ("train.steps=lots", "must be int"),
+    ("data.tasks={addd=1}", "add"),
+])
+def test_bad_config_is_one_line(override, words):
+    assert words in one_line_error("train.py", TINY, override)
+
+
+def test_bad_checkpoint_and_prompt_are_one_line(run_dir, tmp_path):
+    assert "vocabulary" in one_line_error("-m", "minireason.cli", "sample", "--checkpoint", str(run_dir), "1+2=\u00e9")
+    assert "not a run directory" in one_line_error("-m", "minireason.cli", "sample", "--checkpoint", str(tmp_path), "1+2=")
+    assert "unknown task" in one_line_error("-m", "minireason.cli", "eval", "--checkpoint", str(run_dir), "--task", "nope")
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    for f in (broken / "checkpoints" / "20" / "state").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"garbage")
+    assert "could not be read" in one_line_error("-m", "minireason.cli", "sample", "--checkpoint", str(broken), "1+2=")
