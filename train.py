@@ -6,7 +6,6 @@ Re-running the same command resumes from the latest checkpoint in runs/NAME/. Re
 bottom; each section does one thing.
 """
 
-import dataclasses
 import json
 import sys
 import time
@@ -15,11 +14,12 @@ from pathlib import Path
 import jax
 import numpy as np
 from flax import nnx
+from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
 from minireason import config as config_lib
 from minireason.checkpoint import Checkpointer, CheckpointError
-from minireason.evaluate import evaluate_task
+from minireason.evaluate import eval_levels, evaluate_task
 from minireason.model import Transformer, count_params
 from minireason.sampler import SampleConfig
 from minireason.sft import batch_at, lr_schedule, make_optimizer, make_train_step
@@ -28,13 +28,6 @@ from minireason.tasks import check_mix
 
 class TrainError(RuntimeError):
     """A problem the user can fix; printed as one line, without a traceback."""
-
-
-def eval_levels(cfg) -> dict[str, int]:
-    """Evaluate each trained task at its configured eval level, else its highest trained level."""
-    from minireason.tasks import get_task
-    return {name: cfg.eval.levels.get(name, cfg.data.levels.get(name, (0, get_task(name).max_level))[1])
-            for name in cfg.data.tasks}
 
 
 def run_eval(graphdef, params, cfg, n: int, key, log=print) -> dict:
@@ -94,36 +87,42 @@ def main(argv: list[str]) -> dict:
     key = jax.random.wrap_key_data(state["rng"])
 
     # --- Train ---------------------------------------------------------------------------------
-    from tensorboardX import SummaryWriter
     writer = SummaryWriter(str(run_dir))
     params, opt_state = state["params"], state["opt_state"]
     lr_at = lr_schedule(cfg.optim, cfg.train.steps)
-    t_start, t_log, last_metrics = time.time(), time.time(), None
+    t_start, t_log, logged_at, last_metrics = time.time(), time.time(), start, None
     bar = tqdm(range(start, cfg.train.steps), initial=start, total=cfg.train.steps, desc=cfg.run.name, dynamic_ncols=True)
     for step in bar:
         tokens, mask = batch_at(cfg.data, cfg.run.seed, step)
         new_params, new_opt, metrics = train_step(params, opt_state, tokens, mask)
         done = step + 1
-        if done % cfg.train.log_every == 0 or done == cfg.train.steps:
-            loss = float(metrics["loss"])
-            if not np.isfinite(loss):
-                raise TrainError(f"loss became {loss} at step {done}; nothing was saved from this step. "
-                                 f"Lower optim.lr (now {cfg.optim.lr}) and re-run to resume from the last good checkpoint")
-            dt, t_log = time.time() - t_log, time.time()
-            n_steps = cfg.train.log_every if done % cfg.train.log_every == 0 else done % cfg.train.log_every
+        log_now = done % cfg.train.log_every == 0 or done == cfg.train.steps
+        eval_now = done % cfg.train.eval_every == 0 and done != cfg.train.steps
+        save_now = done % cfg.train.save_every == 0 and done != cfg.train.steps
+        if not (log_now or eval_now or save_now):
+            params, opt_state = new_params, new_opt
+            continue
+        loss, param_norm = float(metrics["loss"]), float(metrics["param_norm"])
+        if not np.isfinite(loss + param_norm):  # keep the last good checkpoint: this step's parameters are dropped
+            raise TrainError(f"loss became {loss} (parameter norm {param_norm}) at step {done}; nothing from this step "
+                             f"was saved. Lower optim.lr (now {cfg.optim.lr}) and re-run to resume from the last good checkpoint")
+        params, opt_state = new_params, new_opt
+        if log_now:
+            tokens_per_s = (done - logged_at) * tokens.size / (time.time() - t_log)
             for name, value in [("train/loss", loss), ("train/grad_norm", float(metrics["grad_norm"])),
-                                ("train/lr", float(lr_at(step))), ("train/tokens_per_s", n_steps * tokens.size / dt)]:
+                                ("train/param_norm", param_norm), ("train/lr", float(lr_at(step))),
+                                ("train/tokens_per_s", tokens_per_s)]:
                 writer.add_scalar(name, value, done)
             bar.set_postfix(loss=f"{loss:.4f}")
-        params, opt_state = new_params, new_opt
-        eval_now = done % cfg.train.eval_every == 0 and done != cfg.train.steps
         if eval_now:
-            tqdm.write(f"step {done}: loss {float(metrics['loss']):.4f}")
+            tqdm.write(f"step {done}: loss {loss:.4f}")
             results = run_eval(graphdef, params, cfg, cfg.eval.n_periodic, key, tqdm.write)
             log_eval(writer, results, done)
             last_metrics = summary(results)
-        if done % cfg.train.save_every == 0 and done != cfg.train.steps:
+        if save_now:
             save(ckpt, done, params, opt_state, key, last_metrics if eval_now else None)
+        if log_now or eval_now:
+            t_log, logged_at = time.time(), done
     bar.close()
 
     # --- Final eval and save -------------------------------------------------------------------

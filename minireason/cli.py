@@ -1,4 +1,4 @@
-"""The `minireason` command: train, eval, generate, sample, tasks.
+"""The `minireason` command: train, eval, generate, sample, tasks, bench.
 
 Every error a user can fix (bad config, unknown task, out-of-vocabulary prompt, missing or
 damaged checkpoint, malformed JSONL) is one line on stderr and exit status 2.
@@ -80,7 +80,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate_task
+    from .evaluate import eval_levels, evaluate_task
 
     task = get_task(args.task)
     cfg, graphdef, params = load_run(args.checkpoint)
@@ -88,7 +88,7 @@ def cmd_eval(args) -> int:
     if level is None:
         if args.task not in cfg.data.tasks:
             raise UsageError(f"the run was not trained on {args.task!r}; pass --level ({task.min_level}..{task.max_level})")
-        level = cfg.eval.levels.get(args.task, cfg.data.levels.get(args.task, (0, task.max_level))[1])
+        level = eval_levels(cfg)[args.task]
     if not task.min_level <= level <= task.max_level:
         raise UsageError(f"--level for {args.task!r} must be in {task.min_level}..{task.max_level}, got {level}")
     sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking)
@@ -111,6 +111,13 @@ def cmd_tasks(args) -> int:
         print(f"  example (level {level}): {ex.prompt}")
         print(f"    thinking: {ex.thinking}")
         print(f"    answer:   {ex.answer}   ({len(render(ex)[0])} tokens in all)")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+
+    bench_main(args.rest)
     return 0
 
 
@@ -155,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("tasks", help="list the tasks with an example of each")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(fn=cmd_tasks)
+
+    b = sub.add_parser("bench", help="train and sampler speed (benchmarks/bench.py)", add_help=False)
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    b.set_defaults(fn=cmd_bench)
     return p
 
 

@@ -7,6 +7,12 @@ from .sampler import SampleConfig, generate
 from .tasks import get_task, heldout_examples
 
 
+def eval_levels(cfg) -> dict[str, int]:
+    """Each trained task's eval level: eval.levels if set, else the highest level it was trained on."""
+    return {name: cfg.eval.levels.get(name, cfg.data.levels.get(name, (0, get_task(name).max_level))[1])
+            for name in cfg.data.tasks}
+
+
 def evaluate_task(graphdef, params, name: str, level: int, n: int, sample_cfg: SampleConfig, key,
                   batch_size: int = 256) -> dict:
     """Score completions of n held-out problems with the task's own verifier."""

@@ -67,6 +67,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation):
     def train_step(params, opt_state, tokens_BT, mask_BT):
         loss, grads = jax.value_and_grad(lambda p: sft_loss(graphdef, p, tokens_BT, mask_BT))(params)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, dict(loss=loss, grad_norm=optax.tree.norm(grads))
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, dict(loss=loss, grad_norm=optax.tree.norm(grads), param_norm=optax.tree.norm(params))
 
     return train_step

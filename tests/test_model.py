@@ -103,3 +103,13 @@ def test_sampling_options_run_and_respect_top_k():
     np.testing.assert_array_equal(out["tokens"], greedy["tokens"])  # top-k=1 is greedy
     out = sample(g, p, tokens, start, jax.random.key(2), SampleConfig(max_new=8, temperature=0.7, top_p=0.9))
     assert bool(jnp.all(jnp.isfinite(out["logprobs"])))
+
+
+def test_bfloat16_compute_stays_close_to_float32():
+    import dataclasses
+
+    x = jax.random.randint(jax.random.key(5), (2, 10), 5, CFG.vocab_size)
+    a, _ = model()(x)
+    b, _ = Transformer(dataclasses.replace(CFG, dtype="bfloat16"), nnx.Rngs(0))(x)
+    assert b.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(b)))
+    assert float(jnp.abs(a - b).max()) < 0.1 * float(jnp.abs(a).max()) + 0.05

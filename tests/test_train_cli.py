@@ -100,3 +100,12 @@ def test_bad_checkpoint_and_prompt_are_one_line(run_dir, tmp_path):
         if f.is_file():
             f.write_bytes(b"garbage")
     assert "could not be read" in one_line_error("-m", "minireason.cli", "sample", "--checkpoint", str(broken), "1+2=")
+
+
+def test_nan_loss_is_one_line_and_keeps_the_last_good_checkpoint(run_dir, tmp_path):
+    shutil.copytree(run_dir, tmp_path / "tiny")
+    err = one_line_error("train.py", TINY, f"run.out_dir={tmp_path}", "train.steps=40", "optim.lr=1e30")
+    assert "loss became nan" in err
+    ckpts = sorted(p.name for p in (tmp_path / "tiny" / "checkpoints").iterdir() if p.name.isdigit())
+    assert ckpts == ["10", "20"]
+    load_run(tmp_path / "tiny")  # still restores

@@ -3,9 +3,11 @@
 import difflib
 
 from .base import Example, Task, draw, is_heldout
-from . import arithmetic
+from . import arithmetic, compare, count, countdown, equation, logic
 
-TASKS: dict[str, Task] = {t.name: t for t in arithmetic.TASKS}
+TASKS: dict[str, Task] = {
+    t.name: t for t in [*arithmetic.TASKS, countdown.TASK, compare.TASK, count.TASK, logic.TASK, equation.TASK]
+}
 
 
 def get_task(name: str) -> Task:

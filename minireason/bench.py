@@ -1,0 +1,95 @@
+"""Speed measurements: train throughput, sampler throughput (KV cache vs naive), compile times.
+
+    python benchmarks/bench.py [--config configs/add_sft.toml] [--repeats 5] [--out FILE]
+
+Each figure is the median of several repeats (this machine is shared and noisy). The KV-cache
+and naive decodes run the same greedy decode and must produce identical tokens.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from .config import load
+from .model import Transformer, count_params
+from .sampler import SampleConfig, pad_prompts, sample, sample_naive
+from .sft import batch_at, make_optimizer, make_train_step
+from .tasks import heldout_examples
+
+
+def timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def run(config: str, repeats: int, new_tokens: int, batch: int) -> dict:
+    cfg = load(config)
+    graphdef, params = nnx.split(Transformer(cfg.model, nnx.Rngs(0)))
+    tx = make_optimizer(cfg.optim, cfg.train.steps)
+    opt_state = tx.init(params)
+    step = make_train_step(graphdef, tx)
+    tokens, mask = batch_at(cfg.data, 0, 0)
+
+    t = time.perf_counter()
+    compiled_step = step.lower(params, opt_state, tokens, mask).compile()
+    train_compile = time.perf_counter() - t
+    n = 10
+    def train_n():
+        p, o = params, opt_state
+        for _ in range(n):
+            p, o, m = compiled_step(p, o, tokens, mask)
+        return m["loss"]
+    train_s = timed(train_n, repeats) / n
+
+    prompts = [ex.prompt for ex in heldout_examples(next(iter(cfg.data.tasks)), 1, batch)]
+    prompts = (prompts * batch)[:batch]
+    ptok, start = pad_prompts(prompts)
+    scfg = SampleConfig(max_new=new_tokens)
+    key = jax.random.key(0)
+    t = time.perf_counter()
+    jax.block_until_ready(sample(graphdef, params, ptok, start, key, scfg))
+    sample_compile = time.perf_counter() - t
+    fast = sample(graphdef, params, ptok, start, key, scfg)
+    slow = sample_naive(graphdef, params, ptok, start, scfg)
+    same = bool(np.array_equal(np.asarray(fast["tokens"]), np.asarray(slow["tokens"])))
+    steps_run = int(np.asarray(fast["length"]).max())
+    kv_s = timed(lambda: sample(graphdef, params, ptok, start, key, scfg)["tokens"], repeats)
+    naive_s = timed(lambda: sample_naive(graphdef, params, ptok, start, scfg)["tokens"], max(1, repeats // 2))
+    return dict(
+        config=config, device=str(jax.devices()[0]), platform=platform.machine(), repeats=repeats,
+        params=count_params(nnx.merge(graphdef, params)), batch_size=cfg.data.batch_size, seq_len=cfg.data.seq_len,
+        train_step_compile_s=round(train_compile, 2), train_steps_per_s=round(1 / train_s, 2),
+        train_tokens_per_s=round(tokens.size / train_s), sampler_compile_s=round(sample_compile, 2),
+        sample_batch=batch, new_tokens=steps_run, kv_tokens_per_s=round(batch * steps_run / kv_s),
+        naive_tokens_per_s=round(batch * steps_run / naive_s), kv_speedup=round(naive_s / kv_s, 1),
+        kv_equals_naive=same,
+    )
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="configs/add_sft.toml")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--new-tokens", type=int, default=128)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--out", default="benchmarks/results/bench.json")
+    args = p.parse_args(argv)
+    r = run(args.config, args.repeats, args.new_tokens, args.batch)
+    width = max(map(len, r))
+    for k, v in r.items():
+        print(f"{k:<{width}}  {v}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(r, indent=2))
+    print(f"wrote {args.out}")
+    return r

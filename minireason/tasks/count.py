@@ -1,0 +1,72 @@
+"""Count a letter in a word: `count r in strawberry` -> `3` (an absent letter counts `0`).
+
+Why it is in the suite: "how many r's in strawberry?" is the famous failure of models that see
+words as tokens instead of letters, and was OpenAI's own teaser for o1 ("Strawberry"). Thinking
+fixes it the slow way: spell the word out and keep a running count.
+
+Trace: every letter of the word followed by the count so far, separated by spaces:
+
+    count r in strawberry   thinking `s0 t0 r1 a1 w1 b1 e1 r2 r3 y3`   answer `3`
+
+Levels: the longest word is 5 / 8 / 12 / 14 letters at levels 1 / 2 / 3 / 4; level 4 also uses
+random lowercase strings up to 14 letters and level 5 random strings up to 20. Words come from
+words.txt, a hand-written list of a few thousand English words. Four times in five the letter
+is drawn from the word's own letters (so repeated letters are asked about more), otherwise it
+is a letter the word lacks.
+"""
+
+import random
+import string
+from importlib import resources
+
+from .base import Example, Task, exact
+
+WORDS = resources.files(__package__).joinpath("words.txt").read_text().split()
+MAX_WORD = {1: 5, 2: 8, 3: 12, 4: 14}
+MAX_RANDOM = {4: 14, 5: 20}  # levels that also use random strings, and their longest
+
+
+def _word(rng: random.Random, level: int) -> str:
+    if level in MAX_RANDOM and (level not in MAX_WORD or rng.random() < 0.5):
+        return "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, MAX_RANDOM[level])))
+    while True:
+        word = rng.choice(WORDS)
+        if len(word) <= MAX_WORD[level]:
+            return word
+
+
+def generate(rng: random.Random, level: int) -> Example:
+    word = _word(rng, level)
+    if rng.random() < 0.8:
+        letter = rng.choice(word)
+    else:
+        letter = rng.choice([c for c in string.ascii_lowercase if c not in word])
+    steps, n = [], 0
+    for c in word:
+        n += c == letter
+        steps.append(f"{c}{n}")
+    return Example(f"count {letter} in {word}", " ".join(steps), str(n))
+
+
+def _is_lower_word(text: str) -> bool:
+    return text.isascii() and text.isalpha() and text.islower()
+
+
+def score(prompt: str, answer: str) -> float:
+    parts = prompt.split(" ") if len(prompt) <= 100 else []
+    if len(parts) != 4 or parts[0] != "count" or parts[2] != "in":
+        return 0.0
+    letter, word = parts[1], parts[3]
+    if len(letter) != 1 or not _is_lower_word(letter) or not _is_lower_word(word):
+        return 0.0
+    return exact(answer, str(word.count(letter)))
+
+
+TASK = Task(
+    name="count",
+    min_level=1,
+    max_level=5,
+    level_help="longest word 5/8/12/14 letters (levels 1-4); random strings up to 14 (level 4) and 20 (level 5)",
+    generate=generate,
+    score=score,
+)

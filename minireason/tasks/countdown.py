@@ -1,0 +1,231 @@
+"""Countdown: reach a target from a few numbers with + - * / and parentheses.
+
+Prompt `make 24 from 2 5 7`; the answer is any expression that uses each given number exactly
+once and evaluates exactly to the target, e.g. `(7+5)*2`.
+
+Why it is in the suite: what stood out in o1's published traces was search: try an approach,
+notice that it fails, back up and try another. Countdown has no left-to-right recipe, so it
+needs exactly that: search plus checking (the game used by "Stream of Search", Gandhi et al.
+2024). Many answers are right, so the scorer checks the expression instead of comparing text.
+
+Trace: a depth-first search that combines two numbers at a time, the move that lands closest to
+the target first. One attempt is one path down to a single number, steps separated by spaces
+(larger number first); with two numbers left it writes only the best last move, since that one
+hits the target whenever any does. A dead end ends `no`, the success `ok`, attempts are joined
+by `;`, and the trace ends by checking the final expression:
+
+    make 24 from 2 5 7
+    7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24   -> (7+5)*2
+
+At most MAX_DEAD_ENDS dead ends are shown, the first ones in search order; `...` marks that the
+search went on longer. Failed sets of numbers are remembered and not searched twice.
+
+Levels: the level is how many numbers are given (2..5), each 1..12; targets are 10..60 for up
+to 3 numbers, 10..100 for 4, 10..200 for 5. The generator keeps every intermediate a positive
+integer; the scorer accepts any exact rational arithmetic (e.g. `6/(1-3/4)` for 24).
+"""
+
+import operator
+import random
+from fractions import Fraction
+
+from .base import Example, Task, parse_int
+
+TARGETS = {2: (10, 60), 3: (10, 60), 4: (10, 100), 5: (10, 200)}
+MAX_DEAD_ENDS = 6
+PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+# A number in the search: (value, expression that makes it, top operator of that expression).
+Node = tuple[int, str, str]
+
+
+def _combine(a: Node, b: Node, op: str) -> Node | None:
+    """a op b, for a >= b, when the result is a positive integer (the generator's rule)."""
+    x, y = a[0], b[0]
+    value = {"+": x + y, "-": x - y, "*": x * y, "/": x // y if y > 1 and x % y == 0 else 0}[op]
+    if value <= 0:
+        return None
+    # Parenthesise only where precedence needs it: `(7+5)*2`, `12-(3+4)`, `12/(3*2)`.
+    left = f"({a[1]})" if a[2] and PRECEDENCE[a[2]] < PRECEDENCE[op] else a[1]
+    tight = b[2] and (PRECEDENCE[b[2]] < PRECEDENCE[op] or (PRECEDENCE[b[2]] == PRECEDENCE[op] and op in "-/"))
+    right = f"({b[1]})" if tight else b[1]
+    return value, left + op + right, op
+
+
+def _moves(nums: list[Node], target: int) -> list[tuple[str, list[Node]]]:
+    """Every (step text, numbers after the step), closest to the target first."""
+    moves, seen = [], set()
+    for i in range(len(nums)):
+        for j in range(i + 1, len(nums)):
+            a, b = sorted((nums[i], nums[j]), key=lambda n: n[0], reverse=True)
+            rest = [n for k, n in enumerate(nums) if k not in (i, j)]
+            for op in "+-*/":
+                node = _combine(a, b, op)
+                if node is None:
+                    continue
+                step = f"{a[0]}{op}{b[0]}={node[0]}"
+                if step not in seen:  # equal numbers give the same step twice
+                    seen.add(step)
+                    moves.append((abs(node[0] - target), step, rest + [node]))
+    moves.sort(key=lambda m: m[0])  # stable: ties keep pair and operator order
+    return [(step, after) for _, step, after in moves]
+
+
+def _search(nums: list[Node], target: int, path: list[str], attempts: list[list[str]], failed: set) -> Node | None:
+    """Depth-first search; records every attempt (a list of steps) and returns the solution."""
+    if len(nums) == 2:
+        step, after = _moves(nums, target)[0]
+        attempts.append(path + [step])
+        return after[0] if after[0][0] == target else None
+    key = tuple(sorted(n[0] for n in nums))
+    if key in failed:
+        return None
+    for step, after in _moves(nums, target):
+        found = _search(after, target, path + [step], attempts, failed)
+        if found:
+            return found
+    failed.add(key)
+    return None
+
+
+def _random_target(rng: random.Random, values: list[int]) -> int:
+    """Combine the numbers in a random order with random operators: a target that is reachable."""
+    nodes: list[Node] = [(v, str(v), "") for v in values]
+    while len(nodes) > 1:
+        i, j = rng.sample(range(len(nodes)), 2)
+        a, b = sorted((nodes[i], nodes[j]), key=lambda n: n[0], reverse=True)
+        options = [n for op in "+-*/" if (n := _combine(a, b, op))]
+        nodes = [n for k, n in enumerate(nodes) if k not in (i, j)] + [rng.choice(options)]
+    return nodes[0][0]
+
+
+def generate(rng: random.Random, level: int) -> Example:
+    lo, hi = TARGETS[level]
+    while True:
+        values = sorted(rng.randint(1, 12) for _ in range(level))
+        target = _random_target(rng, values)
+        if lo <= target <= hi:
+            break
+    attempts: list[list[str]] = []
+    solution = _search([(v, str(v), "") for v in values], target, [], attempts, set())
+    dead = [" ".join(a) + " no" for a in attempts[:-1]]
+    shown = dead[:MAX_DEAD_ENDS] + (["..."] if len(dead) > MAX_DEAD_ENDS else [])
+    thinking = ";".join(shown + [" ".join(attempts[-1]) + " ok", f"{solution[1]}={target}"])
+    return Example(f"make {target} from {' '.join(map(str, values))}", thinking, solution[1])
+
+
+# --- scoring: a recursive-descent parser over exact fractions, with size limits --------------
+
+MAX_CHARS = 64
+MAX_DEPTH = 8  # nested parentheses
+MAX_MAGNITUDE = 10**12  # bound on numerators and denominators of intermediates
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _tokens(text: str) -> list:
+    """Numbers (ints, no leading zeros) and the characters + - * / ( ); spaces separate."""
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c in "+-*/()":
+            out.append(c)
+            i += 1
+        elif "0" <= c <= "9":
+            j = i
+            while j < len(text) and "0" <= text[j] <= "9":
+                j += 1
+            if text[i] == "0" and j - i > 1:
+                raise _Invalid
+            out.append(int(text[i:j]))
+            i = j
+        elif c == " ":
+            i += 1
+        else:
+            raise _Invalid
+    return out
+
+
+class _Parser:
+    """expr := term (('+'|'-') term)* ; term := factor (('*'|'/') factor)* ; factor := NUMBER | '(' expr ')'"""
+
+    def __init__(self, tokens: list):
+        self.tokens, self.pos, self.depth, self.numbers = tokens, 0, 0, []
+
+    def next(self):
+        tok = self.tokens[self.pos] if self.pos < len(self.tokens) else None
+        self.pos += 1
+        return tok
+
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def binary(self, ops: str, operand) -> Fraction:
+        value = operand()
+        while self.peek() in tuple(ops):
+            op, rhs = self.next(), operand()
+            if op == "/" and rhs == 0:
+                raise _Invalid
+            value = ARITHMETIC[op](value, rhs)
+            if abs(value.numerator) > MAX_MAGNITUDE or value.denominator > MAX_MAGNITUDE:
+                raise _Invalid
+        return value
+
+    def expr(self) -> Fraction:
+        return self.binary("+-", lambda: self.binary("*/", self.factor))
+
+    def factor(self) -> Fraction:
+        tok = self.next()
+        if isinstance(tok, int):
+            self.numbers.append(tok)
+            return Fraction(tok)
+        if tok != "(":
+            raise _Invalid  # also rejects unary minus
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Invalid
+        value = self.expr()
+        if self.next() != ")":
+            raise _Invalid
+        self.depth -= 1
+        return value
+
+
+def parse_prompt(prompt: str) -> tuple[int, list[int]] | None:
+    """`make 24 from 3 5 7` -> (24, [3, 5, 7]); None for anything else."""
+    parts = prompt.split(" ") if len(prompt) <= 100 else []
+    if len(parts) < 4 or len(parts) > 9 or parts[0] != "make" or parts[2] != "from":
+        return None
+    numbers = [parse_int(p, max_digits=6) for p in parts[1:2] + parts[3:]]
+    if any(n is None for n in numbers):
+        return None
+    return numbers[0], numbers[1:]
+
+
+def score(prompt: str, answer: str) -> float:
+    parsed = parse_prompt(prompt)
+    text = answer.strip(" ") if len(answer) <= 4 * MAX_CHARS else ""
+    if parsed is None or not text or len(text) > MAX_CHARS:
+        return 0.0
+    target, numbers = parsed
+    try:
+        parser = _Parser(_tokens(text))
+        value = parser.expr()
+    except _Invalid:
+        return 0.0
+    if parser.pos != len(parser.tokens) or sorted(parser.numbers) != sorted(numbers):
+        return 0.0
+    return 1.0 if value == target else 0.0
+
+
+TASK = Task(
+    name="countdown",
+    min_level=2,
+    max_level=5,
+    level_help="how many numbers (each 1..12); targets 10..60 up to 3 numbers, 10..100 for 4, 10..200 for 5",
+    generate=generate,
+    score=score,
+)

@@ -1,0 +1,117 @@
+"""Linear equations in one unknown: `3x+5=20` -> `5`.
+
+Why it is in the suite: solving for x is the classic worked example of multi-step reasoning:
+each step is easy (move a term, subtract, divide) but skipping them is where answers go wrong.
+Equations are written as people write them, so the model must also read the notation:
+`x+5=20`, `-x+4=1`, `7-2x=-3`, `20=3x+5`, `4x=-12`.
+
+Trace: move the constant to the other side, work it out, divide by the coefficient. Steps are
+joined by `,`; with coefficient 1 there is nothing to divide, with -1 the sign flips:
+
+    3x+5=20    thinking `3x=20-5,3x=15,x=15/3,x=5`      answer `5`
+    7-2x=-3    thinking `-2x=-3-7,-2x=-10,x=-10/-2,x=5` answer `5`
+    20=-x+4    thinking `-x=20-4,-x=16,x=-16`           answer `-16`
+
+Levels (coefficient a, solution x, constants):
+    1: a = 1,        x in -10..10,   constants up to +-30,   `x+b=c`
+    2: a in +-1..5,  x in -10..10,   constants up to +-60,   constant may come first (`7-2x=-3`)
+    3: a in +-1..9,  x in -20..20,   constants up to +-200,  and x on either side (`20=3x+5`)
+    4: a in +-1..20, x in -100..100, constants up to +-1000, as level 3
+The scorer solves any equation `... = ...` whose sides are sums of terms like `7`, `x`, `-2x`.
+"""
+
+import random
+
+from .base import Example, Task, exact
+
+# level: (largest |a|, largest |x|, largest |constant|)
+RANGES = {1: (1, 10, 30), 2: (5, 10, 60), 3: (9, 20, 200), 4: (20, 100, 1000)}
+
+
+def _x_term(a: int) -> str:
+    return {1: "x", -1: "-x"}.get(a, f"{a}x")
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n >= 0 else str(n)
+
+
+def generate(rng: random.Random, level: int) -> Example:
+    a_max, x_max, c_max = RANGES[level]
+    while True:
+        a = rng.choice([s * m for m in range(1, a_max + 1) for s in (1, -1)]) if level > 1 else 1
+        x = rng.randint(-x_max, x_max)
+        b = 0 if level > 1 and rng.random() < 0.1 else rng.randint(-c_max, c_max)
+        c = a * x + b
+        if abs(c) <= c_max and (a != 1 or b != 0):  # `x=7` is no equation
+            break
+    if b == 0:
+        side = _x_term(a)
+    elif level > 1 and rng.random() < 0.5:  # constant first: `7-2x`
+        side = f"{b}{'+' if a > 0 else ''}{_x_term(a)}"
+    else:
+        side = f"{_x_term(a)}{_signed(b)}"
+    prompt = f"{c}={side}" if level > 2 and rng.random() < 0.5 else f"{side}={c}"
+
+    steps = [] if b == 0 else [f"{_x_term(a)}={c}{_signed(-b)}", f"{_x_term(a)}={c - b}"]
+    if a == -1:
+        steps.append(f"x={b - c}")
+    elif a != 1:
+        steps += [f"x={c - b}/{a}", f"x={x}"]
+    return Example(prompt, ",".join(steps), str(x))
+
+
+def _side(text: str) -> tuple[int, int] | None:
+    """`7-2x` -> (coefficient of x, constant) = (-2, 7); None unless a sum of terms like 7, x, -2x."""
+    coef = const = terms = 0
+    i = 0
+    while i < len(text):
+        sign = 1
+        if text[i] == "-":
+            sign, i = -1, i + 1
+        elif text[i] == "+" and i > 0:
+            i += 1
+        elif i > 0:
+            return None  # terms after the first need a sign
+        j = i
+        while j < len(text) and "0" <= text[j] <= "9":
+            j += 1
+        digits = text[i:j]
+        if len(digits) > 9 or (len(digits) > 1 and digits[0] == "0"):
+            return None
+        if j < len(text) and text[j] == "x":
+            coef, j = coef + sign * int(digits or "1"), j + 1
+        elif digits:
+            const += sign * int(digits)
+        else:
+            return None
+        i, terms = j, terms + 1
+    return (coef, const) if 0 < terms <= 4 else None
+
+
+def solve(equation: str) -> int | None:
+    """The integer solution of a linear equation in x; None if malformed, not unique, or not an integer."""
+    left, sep, right = equation.partition("=") if len(equation) <= 64 else ("", "", "")
+    sides = (_side(left), _side(right)) if sep else (None, None)
+    if sides[0] is None or sides[1] is None:
+        return None
+    (a1, c1), (a2, c2) = sides
+    a, c = a1 - a2, c2 - c1  # a*x = c
+    if a == 0 or c % a:
+        return None
+    return c // a
+
+
+def score(prompt: str, answer: str) -> float:
+    x = solve(prompt)
+    return 0.0 if x is None else exact(answer, str(x))
+
+
+TASK = Task(
+    name="equation",
+    min_level=1,
+    max_level=4,
+    level_help="ranges of coefficient, solution and constants; from level 2 the constant may come first, from 3 x on either side",
+    generate=generate,
+    score=score,
+)

@@ -1,0 +1,143 @@
+"""Boolean logic: evaluate `T&(F|!T)` -> `F`.
+
+Why it is in the suite: step-by-step evaluation is the textbook case for chain of thought; an
+answer at a glance must juggle the whole expression at once, while the trace only ever does a
+small local rewrite. It is also a clean test of "more thinking for harder problems": the trace
+grows with the nesting depth.
+
+Operators: `!` not, `&` and, `^` xor, `|` or. Precedence, tightest first: `!`, `&`, `^`, `|`,
+binary operators grouping to the left (as in C and Python). Generated prompts parenthesise
+every nested binary operation, so only the scorer's parser ever needs the precedence.
+
+Trace: each step rewrites the whole expression, reducing at once every innermost piece: a
+negated literal (`!T` -> `F`) or an operator between two literals, with its parentheses
+(`(F|F)` -> `F`). Steps are joined by `,` and the last one is the answer:
+
+    T&(F|!T)   thinking `T&(F|F),T&F,F`   answer `F`
+
+Levels: the level is the nesting depth of binary operators (1..4): `T^!F`, `(T|F)&!T`, ...
+Literals are negated one time in four, parenthesised subexpressions one time in seven.
+"""
+
+import random
+
+from .base import Example, Task, exact
+
+APPLY = {"&": lambda a, b: a and b, "^": lambda a, b: a != b, "|": lambda a, b: a or b}
+
+# An expression is a bool (a literal), ("!", x), or (op, left, right).
+
+
+def _tree(rng: random.Random, height: int):
+    if height == 0:
+        leaf = rng.random() < 0.5
+        return ("!", leaf) if rng.random() < 0.25 else leaf
+    tall, other = _tree(rng, height - 1), _tree(rng, rng.randint(0, height - 1))
+    node = (rng.choice("&^|"), *((tall, other) if rng.random() < 0.5 else (other, tall)))
+    return ("!", node) if rng.random() < 1 / 7 else node
+
+
+def _render(node, top: bool = True) -> str:
+    if isinstance(node, bool):
+        return "T" if node else "F"
+    if node[0] == "!":
+        return "!" + _render(node[1], top=False)
+    text = _render(node[1], top=False) + node[0] + _render(node[2], top=False)
+    return text if top else f"({text})"
+
+
+def _step(node):
+    """Reduce every innermost piece at once."""
+    if isinstance(node, bool):
+        return node
+    if node[0] == "!":
+        return (not node[1]) if isinstance(node[1], bool) else ("!", _step(node[1]))
+    op, a, b = node
+    if isinstance(a, bool) and isinstance(b, bool):
+        return APPLY[op](a, b)
+    return op, _step(a), _step(b)
+
+
+def generate(rng: random.Random, level: int) -> Example:
+    node = _tree(rng, level)
+    prompt, steps = _render(node), []
+    while not isinstance(node, bool):
+        node = _step(node)
+        steps.append(_render(node))
+    return Example(prompt, ",".join(steps), steps[-1])
+
+
+# --- scoring: a small recursive-descent parser with limits ------------------------------------
+
+MAX_CHARS = 256
+MAX_DEPTH = 64  # nested parentheses and negations together
+
+
+class _Invalid(Exception):
+    pass
+
+
+class _Parser:
+    ORDER = "|^&"  # loosest first
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.depth = text, 0, 0
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def binary(self, level: int = 0) -> bool:
+        if level == len(self.ORDER):
+            return self.unary()
+        value = self.binary(level + 1)
+        while self.peek() == self.ORDER[level]:
+            self.pos += 1
+            value = APPLY[self.ORDER[level]](value, self.binary(level + 1))
+        return value
+
+    def unary(self) -> bool:
+        c = self.peek()
+        self.pos += 1
+        if c in ("T", "F"):
+            return c == "T"
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Invalid
+        if c == "!":
+            value = not self.unary()
+        elif c == "(":
+            value = self.binary()
+            if self.peek() != ")":
+                raise _Invalid
+            self.pos += 1
+        else:
+            raise _Invalid
+        self.depth -= 1
+        return value
+
+
+def evaluate(expression: str) -> bool | None:
+    """The truth value of an expression over T/F, or None if it is malformed or too big."""
+    if not expression or len(expression) > MAX_CHARS:
+        return None
+    parser = _Parser(expression)
+    try:
+        value = parser.binary()
+    except _Invalid:
+        return None
+    return value if parser.pos == len(expression) else None
+
+
+def score(prompt: str, answer: str) -> float:
+    value = evaluate(prompt)
+    return 0.0 if value is None else exact(answer, "T" if value else "F")
+
+
+TASK = Task(
+    name="logic",
+    min_level=1,
+    max_level=4,
+    level_help="nesting depth of the binary operators (! & ^ |)",
+    generate=generate,
+    score=score,
+)
