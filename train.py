@@ -1,9 +1,12 @@
-"""The recipe: config -> model -> SFT loop -> eval / log / checkpoint.
+"""The recipe: config -> model -> SFT or RL loop -> eval / log / checkpoint.
 
     python train.py configs/add_sft.toml [section.key=value ...]
+    python train.py configs/countdown_rl.toml      # RL, starting from runs/countdown_sft
 
 Re-running the same command resumes from the latest checkpoint in runs/NAME/. Read it top to
-bottom; each section does one thing.
+bottom; each section does one thing. The two stages differ only in `update`, the function that
+takes one step: SFT does one gradient step on a batch of worked traces (sft.py); RL samples
+completions, scores them with the task verifiers and takes a few policy-gradient passes (rl.py).
 """
 
 import json
@@ -18,11 +21,12 @@ from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
 from minireason import config as config_lib
-from minireason.checkpoint import Checkpointer, CheckpointError
-from minireason.evaluate import eval_levels, evaluate_task
+from minireason.checkpoint import Checkpointer, CheckpointError, load_run
+from minireason.evaluate import eval_levels, evaluate_task, sampled_pass_at_k
 from minireason.model import Transformer, count_params
+from minireason.rl import check_config as check_rl_config, make_rl_update
 from minireason.sampler import SampleConfig
-from minireason.sft import batch_at, lr_schedule, make_optimizer, make_train_step
+from minireason.sft import batch_at, check_seq_len, lr_schedule, make_optimizer, make_train_step
 from minireason.tasks import check_mix
 
 
@@ -35,8 +39,13 @@ def run_eval(graphdef, params, cfg, n: int, key, log=print) -> dict:
     results = {}
     for name, level in eval_levels(cfg).items():
         r = evaluate_task(graphdef, params, name, level, n, sample_cfg, key, cfg.eval.batch_size)
+        if cfg.eval.samples > 0:
+            r.update(sampled_pass_at_k(graphdef, params, name, level, n, cfg.eval.samples,
+                                       SampleConfig(max_new=cfg.eval.max_new, temperature=cfg.eval.temperature),
+                                       key, cfg.eval.batch_size))
         results[name] = r
-        log(f"  eval {name} level {level}: accuracy {r['accuracy']:.3f} on {r['n']} held-out, "
+        passes = "".join(f", {k} {v:.3f}" for k, v in r.items() if k.startswith("pass@"))
+        log(f"  eval {name} level {level}: accuracy {r['accuracy']:.3f} on {r['n']} held-out{passes}, "
             f"format {r['format_rate']:.3f}, thinking {r['thinking_tokens']:.1f} tok")
         for s in r["samples"][:cfg.eval.show]:
             mark = "ok" if s["answer"].strip() == s["expected"] else f"expected {s['expected']}"
@@ -57,11 +66,13 @@ def main(argv: list[str]) -> dict:
     cfg = config_lib.load(argv[0], argv[1:])
     try:
         check_mix(cfg.data.tasks, cfg.data.levels)
-        batch_at(cfg.data, cfg.run.seed, 0)  # fails now, not mid-run, if seq_len is too short
+        check_seq_len(cfg.data)  # fails now, not mid-run, if seq_len is too short
+        if cfg.run.stage == "rl":
+            check_rl_config(cfg.rl)
     except (KeyError, ValueError) as e:
         raise TrainError(e.args[0]) from None
-    if cfg.run.stage != "sft":
-        raise TrainError(f"run.stage={cfg.run.stage!r} is not supported; use \"sft\"")
+    if cfg.run.stage not in ("sft", "rl"):
+        raise TrainError(f"run.stage={cfg.run.stage!r} is not supported; use \"sft\" or \"rl\"")
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_cfg = run_dir / "config.json"
@@ -72,9 +83,13 @@ def main(argv: list[str]) -> dict:
     # --- Model and optimizer -------------------------------------------------------------------
     model = Transformer(cfg.model, nnx.Rngs(cfg.run.seed))
     graphdef, params = nnx.split(model)
-    tx = make_optimizer(cfg.optim, cfg.train.steps)
+    if cfg.run.init_from:
+        params = initial_params(cfg)
+    updates_per_step = cfg.rl.ppo_epochs if cfg.run.stage == "rl" else 1
+    tx = make_optimizer(cfg.optim, cfg.train.steps * updates_per_step)
     state = dict(params=params, opt_state=tx.init(params), rng=jax.random.key_data(jax.random.key(cfg.run.seed)))
-    print(f"model: {count_params(model):,} parameters; run dir {run_dir}")
+    print(f"model: {count_params(model):,} parameters; run dir {run_dir}"
+          + (f"; starting from {cfg.run.init_from}" if cfg.run.init_from else ""))
 
     # --- Resume --------------------------------------------------------------------------------
     ckpt = Checkpointer(run_dir, cfg.train.keep_last)
@@ -83,18 +98,31 @@ def main(argv: list[str]) -> dict:
         state, meta = ckpt.restore(state)
         start = meta["data_position"]
         print(f"resumed from step {meta['step']}")
-    train_step = make_train_step(graphdef, tx)
     key = jax.random.wrap_key_data(state["rng"])
+
+    # --- One step of the chosen stage ----------------------------------------------------------
+    if cfg.run.stage == "sft":
+        train_step = make_train_step(graphdef, tx)
+
+        def update(step, params, opt_state):
+            tokens, mask = batch_at(cfg.data, cfg.run.seed, step)
+            params, opt_state, metrics = train_step(params, opt_state, tokens, mask)
+            return params, opt_state, dict(metrics, tokens=tokens.size)
+    else:  # `params` still holds the starting policy, the KL reference (KL is off unless rl.kl_beta > 0)
+        update = make_rl_update(graphdef, tx, cfg, ref_params=params)
 
     # --- Train ---------------------------------------------------------------------------------
     writer = SummaryWriter(str(run_dir))
     params, opt_state = state["params"], state["opt_state"]
-    lr_at = lr_schedule(cfg.optim, cfg.train.steps)
-    t_start, t_log, logged_at, last_metrics = time.time(), time.time(), start, None
-    bar = tqdm(range(start, cfg.train.steps), initial=start, total=cfg.train.steps, desc=cfg.run.name, dynamic_ncols=True)
+    lr_at = lr_schedule(cfg.optim, cfg.train.steps * updates_per_step)
+    t_start = time.time()
+    if cfg.run.stage == "rl" and start == 0:  # the curve's first point: the policy RL starts from
+        log_eval(writer, run_eval(graphdef, params, cfg, cfg.eval.n_periodic, key), 0, run_dir)
+    t_log, logged_at, last_metrics = time.time(), start, None
+    bar = tqdm(range(start, cfg.train.steps), initial=start, total=cfg.train.steps, desc=cfg.run.name,
+               dynamic_ncols=True, file=sys.stdout)  # stderr is kept for errors
     for step in bar:
-        tokens, mask = batch_at(cfg.data, cfg.run.seed, step)
-        new_params, new_opt, metrics = train_step(params, opt_state, tokens, mask)
+        new_params, new_opt, metrics = update(step, params, opt_state)
         done = step + 1
         log_now = done % cfg.train.log_every == 0 or done == cfg.train.steps
         eval_now = done % cfg.train.eval_every == 0 and done != cfg.train.steps
@@ -108,16 +136,17 @@ def main(argv: list[str]) -> dict:
                              f"was saved. Lower optim.lr (now {cfg.optim.lr}) and re-run to resume from the last good checkpoint")
         params, opt_state = new_params, new_opt
         if log_now:
-            tokens_per_s = (done - logged_at) * tokens.size / (time.time() - t_log)
-            for name, value in [("train/loss", loss), ("train/grad_norm", float(metrics["grad_norm"])),
-                                ("train/param_norm", param_norm), ("train/lr", float(lr_at(step))),
-                                ("train/tokens_per_s", tokens_per_s)]:
-                writer.add_scalar(name, value, done)
-            bar.set_postfix(loss=f"{loss:.4f}")
+            steps_per_s = (done - logged_at) / (time.time() - t_log)
+            metrics = dict(metrics, lr=lr_at(step * updates_per_step), steps_per_s=steps_per_s)
+            if "tokens" in metrics:
+                metrics["tokens_per_s"] = metrics.pop("tokens") * steps_per_s
+            for name, value in metrics.items():
+                writer.add_scalar(f"train/{name}", float(value), done)
+            bar.set_postfix(loss=f"{loss:.4f}", **({"reward": f"{metrics['reward']:.3f}"} if "reward" in metrics else {}))
         if eval_now:
             tqdm.write(f"step {done}: loss {loss:.4f}")
             results = run_eval(graphdef, params, cfg, cfg.eval.n_periodic, key, tqdm.write)
-            log_eval(writer, results, done)
+            log_eval(writer, results, done, run_dir)
             last_metrics = summary(results)
         if save_now:
             save(ckpt, done, params, opt_state, key, last_metrics if eval_now else None)
@@ -129,7 +158,7 @@ def main(argv: list[str]) -> dict:
     train_seconds = time.time() - t_start
     print(f"final eval on {cfg.eval.n} held-out problems per task")
     results = run_eval(graphdef, params, cfg, cfg.eval.n, key)
-    log_eval(writer, results, cfg.train.steps)
+    log_eval(writer, results, cfg.train.steps, run_dir)
     report = dict(summary(results), step=cfg.train.steps, train_seconds=round(train_seconds, 1),
                   wall_seconds=round(time.time() - t_start, 1))
     if start < cfg.train.steps or ckpt.latest_step() != cfg.train.steps:
@@ -141,12 +170,25 @@ def main(argv: list[str]) -> dict:
     return report
 
 
-def log_eval(writer, results: dict, step: int) -> None:
+def initial_params(cfg):
+    """The parameters of the run named by run.init_from; its model must be the one this config describes."""
+    source_cfg, _, params = load_run(cfg.run.init_from)
+    if source_cfg.model != cfg.model:
+        diff = ", ".join(f"{k}={v} there but {getattr(cfg.model, k)} here"
+                         for k, v in vars(source_cfg.model).items() if getattr(cfg.model, k) != v)
+        raise TrainError(f"the [model] of {cfg.run.init_from} differs from this config's ({diff}); make them match")
+    return params
+
+
+def log_eval(writer, results: dict, step: int, run_dir: Path) -> None:
+    """Eval scalars to TensorBoard, and one line per eval to eval_history.jsonl (for plots)."""
     for name, r in results.items():
-        writer.add_scalar(f"eval/{name}/accuracy", r["accuracy"], step)
-        writer.add_scalar(f"eval/{name}/thinking_tokens", r["thinking_tokens"], step)
-        writer.add_scalar(f"eval/{name}/format_rate", r["format_rate"], step)
+        for metric, value in r.items():
+            if metric in ("accuracy", "thinking_tokens", "format_rate") or metric.startswith("pass@"):
+                writer.add_scalar(f"eval/{name}/{metric}", value, step)
     writer.flush()
+    with open(run_dir / "eval_history.jsonl", "a") as f:
+        f.write(json.dumps(dict(step=step, **summary(results))) + "\n")
 
 
 def save(ckpt: Checkpointer, step: int, params, opt_state, key, metrics: dict | None) -> None:

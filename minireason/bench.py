@@ -1,9 +1,13 @@
-"""Speed measurements: train throughput, sampler throughput (KV cache vs naive), compile times.
+"""Speed measurements: train throughput, sampler throughput (KV cache vs naive), compile times,
+and RL steps: rollout throughput and how a step splits between sampling and learning.
 
-    python benchmarks/bench.py [--config configs/add_sft.toml] [--repeats 5] [--out FILE]
+    python benchmarks/bench.py [--config configs/add_sft.toml] [--rl-config configs/countdown_rl.toml]
+                               [--repeats 5] [--out FILE]
 
 Each figure is the median of several repeats (this machine is shared and noisy). The KV-cache
-and naive decodes run the same greedy decode and must produce identical tokens.
+and naive decodes run the same greedy decode and must produce identical tokens. The RL figures
+use the policy the RL config starts from (its run.init_from) when that run exists, else a
+random model, which writes every completion to the length cap.
 """
 
 import argparse
@@ -17,8 +21,10 @@ import jax
 import numpy as np
 from flax import nnx
 
+from .checkpoint import load_run
 from .config import load
 from .model import Transformer, count_params
+from .rl import make_rl_update
 from .sampler import SampleConfig, pad_prompts, sample, sample_naive
 from .sft import batch_at, make_optimizer, make_train_step
 from .tasks import heldout_examples
@@ -77,15 +83,42 @@ def run(config: str, repeats: int, new_tokens: int, batch: int) -> dict:
     )
 
 
+def run_rl(config: str, repeats: int) -> dict:
+    cfg = load(config)
+    start = cfg.run.init_from if cfg.run.init_from and Path(cfg.run.init_from, "config.json").is_file() else ""
+    graphdef, params = nnx.split(Transformer(cfg.model, nnx.Rngs(0)))
+    if start:
+        params = load_run(start)[2]
+    tx = make_optimizer(cfg.optim, cfg.train.steps * cfg.rl.ppo_epochs)
+    update = make_rl_update(graphdef, tx, cfg)
+    opt_state = tx.init(params)
+    t = time.perf_counter()
+    update(0, params, opt_state)  # compiles the sampler and the learner step
+    first_step = time.perf_counter() - t
+    runs = [update(i + 1, params, opt_state)[2] for i in range(repeats)]
+    med = lambda k: statistics.median(m[k] for m in runs)
+    rows = cfg.rl.prompts_per_step * cfg.rl.group_size
+    return dict(
+        rl_config=config, rl_policy=start or "random init", rl_rollout_rows=rows, rl_max_new=cfg.rl.max_new,
+        rl_ppo_epochs=cfg.rl.ppo_epochs, rl_first_step_s=round(first_step, 2),
+        rl_completions_per_s=round(med("completions_per_s"), 1), rl_rollout_tokens_per_s=round(med("rollout_tokens_per_s")),
+        rl_learner_tokens_per_s=round(med("learner_tokens_per_s")), rl_sampling_fraction=round(med("sampling_fraction"), 3),
+        rl_mean_completion_tokens=round(med("thinking_tokens") + med("answer_tokens"), 1),
+    )
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default="configs/add_sft.toml")
+    p.add_argument("--rl-config", default="configs/countdown_rl.toml", help="'' skips the RL figures")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--new-tokens", type=int, default=128)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--out", default="benchmarks/results/bench.json")
     args = p.parse_args(argv)
     r = run(args.config, args.repeats, args.new_tokens, args.batch)
+    if args.rl_config:
+        r.update(run_rl(args.rl_config, args.repeats))
     width = max(map(len, r))
     for k, v in r.items():
         print(f"{k:<{width}}  {v}")

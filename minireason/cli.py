@@ -1,4 +1,4 @@
-"""The `minireason` command: train, eval, generate, sample, tasks, bench.
+"""The `minireason` command: train, eval, generate, sample, tasks, bench, plot.
 
 Every error a user can fix (bad config, unknown task, out-of-vocabulary prompt, missing or
 damaged checkpoint, malformed JSONL) is one line on stderr and exit status 2.
@@ -13,6 +13,7 @@ from pathlib import Path
 import jax
 
 from .checkpoint import CheckpointError, load_run
+from .plots import PlotError
 from .sampler import SampleConfig, generate
 from .tasks import TASKS, get_task
 from .tokenizer import encode, render
@@ -121,6 +122,19 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    from .plots import history, line_plot
+
+    series = {}
+    for run in args.runs:
+        for task, curve in history(run, args.metric).items():
+            series[f"{Path(run).name} {task}" if len(args.runs) > 1 else task] = curve
+    out = line_plot(series, args.output, "training step", f"held-out {args.metric}",
+                    log_x=args.log_x)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minireason", description="a small reasoning transformer: think, then answer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -166,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="train and sampler speed (benchmarks/bench.py)", add_help=False)
     b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(fn=cmd_bench)
+
+    q = sub.add_parser("plot", help="PNG of held-out accuracy (or another eval metric) vs training step")
+    q.add_argument("runs", nargs="+", help="run directories, e.g. runs/countdown_rl")
+    q.add_argument("--output", required=True, help="PNG file to write")
+    q.add_argument("--metric", default="accuracy", help="accuracy, format_rate, thinking_tokens or pass@K")
+    q.add_argument("--log-x", action="store_true", help="logarithmic step axis")
+    q.set_defaults(fn=cmd_plot)
     return p
 
 
@@ -173,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (UsageError, CheckpointError, FileNotFoundError) as e:
+    except (UsageError, CheckpointError, PlotError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyError as e:  # unknown task: the registry's message names the close matches

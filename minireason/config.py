@@ -26,7 +26,8 @@ class ConfigError(ValueError):
 class RunConfig:
     name: str = ""  # output goes to out_dir/name; empty means the config file's stem
     out_dir: str = "runs"
-    stage: str = "sft"  # "sft" (supervised on worked traces)
+    stage: str = "sft"  # "sft" (supervised on worked traces) or "rl" (policy gradient on verifier rewards)
+    init_from: str = ""  # a run directory (e.g. runs/countdown_sft) whose latest parameters start this run
     seed: int = 0
 
 
@@ -67,6 +68,28 @@ class EvalConfig:
     max_new: int = 96  # completion length cap when sampling
     batch_size: int = 256
     show: int = 3  # sampled completions printed at each eval
+    samples: int = 0  # completions per problem at `temperature` for pass@k (k = 1, 2, 4, ... samples); 0 = off
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    group_size: int = 8  # G completions per prompt; advantages compare samples within a group
+    prompts_per_step: int = 8  # distinct prompts per rollout; the rollout has prompts_per_step * G rows
+    temperature: float = 1.0  # sampling temperature; the loss scores tokens under the same temperature
+    top_p: float = 1.0  # 1 means off (old log-probs ignore the cut, so keep it near 1)
+    max_new: int = 64  # completion length cap (thinking + answer + markers)
+    correct_weight: float = 1.0  # reward for a right answer (scored only when well formed)
+    format_weight: float = 0.1  # reward for a well-formed completion with a non-empty answer
+    length_penalty: float = 0.0  # subtracted times (completion tokens / max_new); 0 means off
+    advantage: str = "drgrpo"  # "grpo" (r - mean) / std, "drgrpo" r - mean (per group), "reinforce" r - batch mean
+    clip_low: float = 0.2  # ratio clipped below at 1 - clip_low (PPO epsilon)
+    clip_high: float = 0.28  # ratio clipped above at 1 + clip_high (DAPO's clip-higher)
+    kl_beta: float = 0.0  # weight of the k3 KL penalty toward the starting policy; 0 skips the reference model
+    ppo_epochs: int = 2  # optimizer steps taken on each rollout batch
+    aggregation: str = "token_mean"  # "token_mean" (every token counts once, DAPO) or "seq_mean" (per sequence, GRPO)
+    dynamic_sampling: bool = False  # replace groups whose rewards are all equal by groups of freshly drawn prompts
+    max_resample: int = 2  # extra rollouts dynamic sampling may draw per step
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
 
 
 def _coerce(path: str, value, typ):

@@ -24,17 +24,34 @@ from .tokenizer import PAD_ID, render
 
 
 def batch_at(data: DataConfig, seed: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """The training batch for `step`: (tokens_BT, loss_mask_BT), right-padded to data.seq_len."""
+    """The training batch for `step`: (tokens_BT, loss_mask_BT), right-padded to data.seq_len.
+
+    An example longer than seq_len is skipped and another drawn in its place (`check_seq_len`
+    makes sure at start-up that this is rare), so a long outlier never stops a run midway.
+    """
     rng = random.Random(f"{seed}/{step}")
     tokens = np.full((data.batch_size, data.seq_len), PAD_ID, np.int32)
     mask = np.zeros((data.batch_size, data.seq_len), np.float32)
-    for i, (name, ex) in enumerate(training_examples(data.tasks, data.levels, rng, data.batch_size)):
-        ids, m = render(ex, think=data.think)
-        if len(ids) > data.seq_len:
-            raise ValueError(f"a {name!r} example has {len(ids)} tokens but data.seq_len={data.seq_len}; "
-                             f"raise data.seq_len (e.g. data.seq_len={len(ids) + 16}) or lower the level")
-        tokens[i, :len(ids)], mask[i, :len(ids)] = ids, m
+    i = 0
+    while i < data.batch_size:
+        for _, ex in training_examples(data.tasks, data.levels, rng, data.batch_size - i):
+            ids, m = render(ex, think=data.think)
+            if len(ids) <= data.seq_len:
+                tokens[i, :len(ids)], mask[i, :len(ids)] = ids, m
+                i += 1
     return tokens, mask
+
+
+def check_seq_len(data: DataConfig, n: int = 2000, max_skipped: float = 0.01) -> None:
+    """Raise ValueError if more than `max_skipped` of the training examples would not fit in seq_len."""
+    lengths = [len(render(ex, think=data.think)[0])
+               for _, ex in training_examples(data.tasks, data.levels, random.Random("seq_len check"), n)]
+    too_long = sum(length > data.seq_len for length in lengths)
+    if too_long > max_skipped * n:
+        longest = max(lengths)
+        raise ValueError(f"{too_long / n:.0%} of training examples are longer than data.seq_len={data.seq_len} "
+                         f"(the longest of {n} drawn has {longest} tokens); raise it, e.g. data.seq_len={longest + 8}, "
+                         f"or lower the levels")
 
 
 def masked_ce(logits_BTV, targets_BT, mask_BT):

@@ -2,13 +2,15 @@ import dataclasses
 
 import jax
 import numpy as np
+import pytest
 from flax import nnx
 
 from minireason.checkpoint import Checkpointer
 from minireason.config import DataConfig, OptimConfig
 from minireason.model import ModelConfig, Transformer
-from minireason.sft import batch_at, make_optimizer, make_train_step
+from minireason.sft import batch_at, check_seq_len, make_optimizer, make_train_step
 from minireason.tasks import draw, get_task
+from minireason.tokenizer import EOS_ID
 
 CFG = ModelConfig(d_model=32, n_layers=2, n_heads=2, mlp_hidden=64, max_len=64)
 DATA = DataConfig(tasks={"add": 1.0}, levels={"add": (1, 2)}, batch_size=8, seq_len=40)
@@ -66,11 +68,17 @@ def test_save_restore_next_step_is_bitwise_identical(tmp_path):
 
 
 def test_every_task_fits_the_shipped_configs():
-    """A config whose seq_len is too short for its task mix fails at once, not mid-run."""
+    """Each shipped config's seq_len holds (nearly) all of its training examples."""
     from minireason.config import load
     import pathlib
 
     for path in sorted(pathlib.Path(__file__).parents[1].glob("configs/*.toml")):
-        cfg = load(str(path))
-        data = dataclasses.replace(cfg.data, batch_size=256)
-        batch_at(data, 0, 0)
+        check_seq_len(load(str(path)).data, max_skipped=0.001)
+
+
+def test_too_long_examples_are_skipped_and_a_too_short_seq_len_fails_early():
+    data = dataclasses.replace(DATA, levels={"add": (1, 3)}, seq_len=24)  # about half of these fit
+    tokens, _ = batch_at(data, 0, 0)
+    assert tokens.shape == (8, 24) and np.all(np.any(tokens == EOS_ID, axis=1))  # full batch, every row complete
+    with pytest.raises(ValueError, match="data.seq_len=24"):
+        check_seq_len(data)

@@ -46,6 +46,25 @@ def test_resume_after_interruption_matches_uninterrupted(run_dir, tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_rl_from_sft_saves_resumes_and_continues_identically(run_dir, tmp_path):
+    args = [TINY, f"run.out_dir={tmp_path}", "run.name=rl", "run.stage=rl", f"run.init_from={run_dir}",
+            "train.steps=4", "train.log_every=1", "train.eval_every=2", "train.save_every=2", "rl.group_size=4",
+            "rl.prompts_per_step=2", "rl.max_new=12", "rl.kl_beta=0.01", "rl.dynamic_sampling=true", "eval.samples=2"]
+    report = train.main(args)
+    assert {"pass@1", "pass@2"} <= report["tasks"]["add"].keys()
+    history = [json.loads(line) for line in (tmp_path / "rl" / "eval_history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [0, 2, 4]
+    png = tmp_path / "curve.png"
+    assert cli.main(["plot", str(tmp_path / "rl"), "--output", str(png), "--metric", "pass@2", "--log-x"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _, _, straight = load_run(tmp_path / "rl")
+    shutil.rmtree(tmp_path / "rl" / "checkpoints" / "4")
+    train.main(args)
+    _, _, resumed = load_run(tmp_path / "rl")
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_generate_sample_eval(run_dir, tmp_path, capsys):
     src = tmp_path / "in.jsonl"
     src.write_text('{"prompt": "1+2=", "id": 1}\n{"prompt": "3+4="}\n')
@@ -85,9 +104,11 @@ def one_line_error(*args):
     ("train.stpes=3", "train.steps"),  # the close match is suggested
     ("train.steps=lots", "must be int"),
     ("data.tasks={addd=1}", "add"),
+    ("run.stage=rl rl.advantage=ppo", "rl.advantage must be one of"),
+    ("run.stage=rl run.init_from=nowhere", "not a run directory"),
 ])
-def test_bad_config_is_one_line(override, words):
-    assert words in one_line_error("train.py", TINY, override)
+def test_bad_config_is_one_line(override, words, tmp_path):
+    assert words in one_line_error("train.py", TINY, f"run.out_dir={tmp_path}", *override.split())
 
 
 def test_bad_checkpoint_and_prompt_are_one_line(run_dir, tmp_path):

@@ -5,12 +5,17 @@ each step is easy (move a term, subtract, divide) but skipping them is where ans
 Equations are written as people write them, so the model must also read the notation:
 `x+5=20`, `-x+4=1`, `7-2x=-3`, `20=3x+5`, `4x=-12`.
 
-Trace: move the constant to the other side, work it out, divide by the coefficient. Steps are
-joined by `,`; with coefficient 1 there is nothing to divide, with -1 the sign flips:
+Trace: move the constant to the other side, work the sum out column by column (as `add` and
+`sub` do: digits, carry or borrow, digits so far), then divide by the coefficient by long
+division (one digit at a time with its remainder, digits so far) and give x its sign. With
+coefficient 1 there is nothing to divide, with -1 the sign flips:
 
-    3x+5=20    thinking `3x=20-5,3x=15,x=15/3,x=5`      answer `5`
-    7-2x=-3    thinking `-2x=-3-7,-2x=-10,x=-10/-2,x=5` answer `5`
-    20=-x+4    thinking `-x=20-4,-x=16,x=-16`           answer `-16`
+    3x+5=20        thinking `3x=20-5,20-5:0-5-0=5b1 5,2-0-1=1b0 15,3x=15,x=15/3,15/3:1/3=0r1 0,15/3=5r0 05,x=5`
+    20=-x+4        thinking `-x=20-4,20-4:0-4-0=6b1 6,2-0-1=1b0 16,-x=16,x=-16`
+    -173+6x=-167   thinking `6x=-167+173,173-167:3-7-0=6b1 6,7-6-1=0b0 06,1-1-0=0b0 006,6x=6,x=6/6,6/6:6/6=1r0 1,x=1`
+
+The small model cannot add two 3-digit numbers or divide in a single step; spelled out like
+this, every step is one it has seen many times.
 
 Levels (coefficient a, solution x, constants):
     1: a = 1,        x in -10..10,   constants up to +-30,   `x+b=c`
@@ -22,6 +27,7 @@ The scorer solves any equation `... = ...` whose sides are sums of terms like `7
 
 import random
 
+from .arithmetic import _add_columns, _sub_columns
 from .base import Example, Task, exact
 
 # level: (largest |a|, largest |x|, largest |constant|)
@@ -34,6 +40,25 @@ def _x_term(a: int) -> str:
 
 def _signed(n: int) -> str:
     return f"+{n}" if n >= 0 else str(n)
+
+
+def _sum_trace(p: int, q: int) -> str:
+    """Work out p + q for signed p, q with the column procedures of add and sub."""
+    if (p >= 0) == (q >= 0):
+        return f"{abs(p)}+{abs(q)}:" + _add_columns(abs(p), abs(q))
+    big, small = max(abs(p), abs(q)), min(abs(p), abs(q))
+    return f"{big}-{small}:" + _sub_columns(big, small)
+
+
+def _division_trace(n: int, d: int) -> str:
+    """n / d for n >= 0, d > 0 by long division: each digit brought down, its quotient digit and remainder."""
+    steps, rem, written = [], 0, ""
+    for digit in str(n):
+        cur = rem * 10 + int(digit)
+        written += str(cur // d)
+        steps.append(f"{cur}/{d}={cur // d}r{cur % d} {written}")
+        rem = cur % d
+    return f"{n}/{d}:" + ",".join(steps)
 
 
 def generate(rng: random.Random, level: int) -> Example:
@@ -53,11 +78,11 @@ def generate(rng: random.Random, level: int) -> Example:
         side = f"{_x_term(a)}{_signed(b)}"
     prompt = f"{c}={side}" if level > 2 and rng.random() < 0.5 else f"{side}={c}"
 
-    steps = [] if b == 0 else [f"{_x_term(a)}={c}{_signed(-b)}", f"{_x_term(a)}={c - b}"]
+    steps = [] if b == 0 else [f"{_x_term(a)}={c}{_signed(-b)}", _sum_trace(c, -b), f"{_x_term(a)}={c - b}"]
     if a == -1:
         steps.append(f"x={b - c}")
     elif a != 1:
-        steps += [f"x={c - b}/{a}", f"x={x}"]
+        steps += [f"x={c - b}/{a}", _division_trace(abs(c - b), abs(a)), f"x={x}"]
     return Example(prompt, ",".join(steps), str(x))
 
 

@@ -1,0 +1,55 @@
+"""PNG plots of training and evaluation curves (needs matplotlib: pip install -e ".[plot]").
+
+    minireason plot runs/countdown_rl runs/compare_rl --output docs/rl_curve.png
+
+Curves are read from each run's eval_history.jsonl, one line per held-out eval, which
+train.py appends to; TensorBoard shows the same numbers.
+"""
+
+import json
+from pathlib import Path
+
+
+class PlotError(RuntimeError):
+    pass
+
+
+def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[list[int], list[float]]]:
+    """task -> (steps, values) of one eval metric; a step logged twice (a resumed run) keeps its last value."""
+    path = Path(run_dir) / "eval_history.jsonl"
+    if not path.is_file():
+        raise PlotError(f"{path} not found: train the run first (python train.py CONFIG.toml)")
+    by_task: dict[str, dict[int, float]] = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        for task, r in row["tasks"].items():
+            if metric in r:
+                by_task.setdefault(task, {})[row["step"]] = r[metric]
+    if not by_task:
+        raise PlotError(f"{path} has no {metric!r}; metrics there: accuracy, format_rate, thinking_tokens (pass@k with eval.samples > 0)")
+    return {task: (sorted(v), [v[s] for s in sorted(v)]) for task, v in by_task.items()}
+
+
+def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str, ylabel: str, title: str = "",
+              log_x: bool = False) -> Path:
+    """One line per series, written to `out` as a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; no display needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotError('plots need matplotlib: pip install -e ".[plot]"') from None
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o", markersize=3, label=label)
+    if log_x:
+        ax.set_xscale("symlog", linthresh=1)  # symlog so that step 0 (the starting policy) stays on the plot
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return Path(out)

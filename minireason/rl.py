@@ -1,0 +1,308 @@
+"""Reinforcement learning with verifiable rewards: GRPO-style group policy gradient.
+
+The algorithm is GRPO (Shao et al. 2024, "DeepSeekMath", arXiv:2402.03300): sample a group of
+G completions per prompt, score each with the task's verifier, and use the reward relative to
+the group as the advantage of every token of that completion, in a PPO-style clipped surrogate
+(Schulman et al. 2017). The group mean replaces PPO's learned value network as the baseline.
+
+Two later fixes are built in and can be switched off to compare:
+- Dr. GRPO (Liu et al. 2025, "Understanding R1-Zero-Like Training", arXiv:2503.20783): do not
+  divide advantages by the group's reward std (it over-weights near-solved and near-hopeless
+  prompts) and do not normalise each sequence by its own length (it rewards long wrong answers
+  and short right ones less than it should). Advantage mode "drgrpo".
+- DAPO (Yu et al. 2025, arXiv:2503.14476): decoupled clip range, clip_high > clip_low
+  ("clip-higher", so unlikely tokens can still grow and entropy does not collapse); token-level
+  loss, every completion token in the batch weighing the same ("token_mean"); dynamic sampling,
+  which replaces groups whose rewards are all equal (zero advantage, so no gradient) by groups
+  of freshly drawn prompts (`make_rl_update`, at most `max_resample` extra rollouts a step).
+
+Simplified, because the models are tiny and the recipe should fit on one screen:
+- no value network and no reward model: rewards come from the task's own exact scorer;
+- the old-policy log-probs are the ones the sampler returned while writing the rollout (no
+  second forward pass); in float32 they match a fresh forward pass (tests/test_rl.py). With
+  bfloat16 or a thinking budget (a forced `</think>` keeps the log-prob of the token it
+  replaced) recompute them with `completion_logprobs` before the first pass. Both score tokens
+  under the full temperature-scaled distribution, so a top-p cut is ignored by the ratio;
+- one rollout batch is reused for a few full-batch optimizer passes (`RLConfig.ppo_epochs`),
+  with no minibatch shuffling;
+- the KL penalty to a frozen reference policy (GRPO's k3 estimator) is optional and off by
+  default, as in DAPO and Dr. GRPO: with a verifiable reward there is no reward model to hack.
+
+Rollout layout: row b * G + g is sample g of prompt b, so `rewards.reshape(B, G)` gives groups.
+Arrays are (B, N) with N = completion length; the prompt part is left-padded exactly as
+`sampler.pad_prompts` makes it.
+"""
+
+import random
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from .config import RLConfig
+from .sampler import SampleConfig, pad_prompts, sample
+from .tasks import Task, get_task, training_examples
+from .tokenizer import BOS_ID, END_THINK_ID, EOS_ID, THINK_ID, decode, parse_completion
+
+ADVANTAGE_MODES = ("grpo", "drgrpo", "reinforce")
+AGGREGATIONS = ("token_mean", "seq_mean")
+
+
+# --- rewards: plain Python over (prompt, completion), reusing the task's scorer ---
+
+def reward(task: Task, prompt: str, completion_ids, cfg: RLConfig) -> tuple[float, float, bool]:
+    """(reward, correct, well_formed) for one completion; the reference the batched version is tested against."""
+    ids = [int(t) for t in completion_ids]
+    _, answer, well_formed = parse_completion(ids)
+    correct = task.score(prompt, answer) if well_formed else 0.0
+    length = ids.index(EOS_ID) + 1 if EOS_ID in ids else len(ids)
+    r = (cfg.correct_weight * correct + cfg.format_weight * float(well_formed and answer.strip() != "")
+         - cfg.length_penalty * length / cfg.max_new)
+    return r, correct, well_formed
+
+
+def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: RLConfig) -> dict[str, np.ndarray]:
+    """Rewards for a whole rollout: the format check is vectorised and each distinct answer is scored once.
+
+    In a group many samples give the same answer, so scoring by (task, prompt, answer) saves most
+    verifier calls. Returns float32 arrays reward, correct and well_formed, each (B,).
+    """
+    tokens_BN = np.asarray(completion_BN)
+    body_BN = np.cumsum(tokens_BN == EOS_ID, axis=1) == 0  # strictly before the first <eos>
+    closes_BN = (tokens_BN == END_THINK_ID) & body_BN
+    stray_B = np.any(((tokens_BN == THINK_ID) | (tokens_BN == BOS_ID)) & body_BN, axis=1)
+    has_eos_B = np.any(tokens_BN == EOS_ID, axis=1)
+    well_formed_B = has_eos_B & (closes_BN.sum(axis=1) == 1) & ~stray_B
+    length_B = body_BN.sum(axis=1) + has_eos_B  # tokens up to and including <eos>
+    correct_B, nonempty_B, scored = np.zeros(len(prompts)), np.zeros(len(prompts), bool), {}
+    for i in np.flatnonzero(well_formed_B):
+        answer = decode(tokens_BN[i, np.argmax(closes_BN[i]) + 1: length_B[i] - 1])
+        key = (tasks[i].name, prompts[i], answer)
+        if key not in scored:
+            scored[key] = tasks[i].score(prompts[i], answer)
+        correct_B[i], nonempty_B[i] = scored[key], answer.strip() != ""
+    reward_B = cfg.correct_weight * correct_B + cfg.format_weight * nonempty_B - cfg.length_penalty * length_B / cfg.max_new
+    return dict(reward=reward_B.astype(np.float32), correct=correct_B.astype(np.float32),
+                well_formed=well_formed_B.astype(np.float32))
+
+
+# --- advantages: each reward compared with its group ---
+
+def group_advantages(rewards_BG, mode: str = "drgrpo", eps: float = 1e-6):
+    """Advantages (B, G) and a (B,) flag for zero-signal groups (every sample got the same reward).
+
+    "grpo": (r - group mean) / (group std + eps); "drgrpo": r - group mean; "reinforce":
+    r - batch mean (REINFORCE with a mean baseline; groups then play no part in the baseline).
+    In the group modes a zero-signal group gets advantage exactly 0: rounding in the mean would
+    otherwise leave tiny nonzero values, and 0/0 in the std would give NaN.
+    """
+    if mode not in ADVANTAGE_MODES:
+        raise ValueError(f"advantage mode must be one of {ADVANTAGE_MODES}, got {mode!r}")
+    r_BG = jnp.asarray(rewards_BG, jnp.float32)
+    flat_B = jnp.all(r_BG == r_BG[:, :1], axis=1)
+    if mode == "reinforce":
+        adv_BG = r_BG - jnp.mean(r_BG)
+        return jnp.where(jnp.all(r_BG == r_BG[0, 0]), 0.0, adv_BG), flat_B
+    adv_BG = r_BG - jnp.mean(r_BG, axis=1, keepdims=True)
+    if mode == "grpo":  # take the sqrt of 1, not 0, in flat groups: sqrt'(0) is inf and would make a NaN gradient
+        var_B1 = jnp.mean(adv_BG**2, axis=1, keepdims=True)
+        adv_BG = adv_BG / (jnp.sqrt(jnp.where(flat_B[:, None], 1.0, var_B1)) + eps)
+    return jnp.where(flat_B[:, None], 0.0, adv_BG), flat_B
+
+
+# --- log-probs of a rollout under the current policy ---
+
+@partial(jax.jit, static_argnames=("graphdef", "temperature"))
+def completion_logprobs(graphdef, params, prompt_BP, start_B, completion_BN, temperature: float):
+    """Per-token log-probs (B, N) of the completion and the entropy (B, N) of each next-token distribution.
+
+    One forward pass over [prompt; completion]; logits at position t predict token t + 1. The
+    distribution is softmax(logits / temperature), the one the sampler drew from (temperature
+    0, greedy, is scored at 1, as the sampler reports it).
+    """
+    P = prompt_BP.shape[1]
+    tokens_BT = jnp.concatenate([prompt_BP, completion_BN], axis=1)[:, :-1]
+    logits_BTV, _ = nnx.merge(graphdef, params)(tokens_BT, start_B)
+    logp_BNV = jax.nn.log_softmax(logits_BTV[:, P - 1:] / (temperature if temperature > 0 else 1.0))
+    logp_BN = jnp.take_along_axis(logp_BNV, completion_BN[..., None], axis=-1)[..., 0]
+    entropy_BN = -jnp.sum(jnp.exp(logp_BNV) * logp_BNV, axis=-1)
+    return logp_BN, entropy_BN
+
+
+def completion_mask(completion_BN):
+    """1.0 on every token up to and including the first `<eos>`, 0.0 on the padding the sampler writes after it."""
+    is_eos_BN = completion_BN == EOS_ID
+    return (jnp.cumsum(is_eos_BN, axis=1) - is_eos_BN == 0).astype(jnp.float32)
+
+
+# --- the loss ---
+
+def kl_k3(logp_BN, ref_logp_BN):
+    """Schulman's k3 estimator of KL(policy || reference) from tokens sampled by the policy.
+
+    With d = ref_logp - logp: exp(d) - d - 1. It is >= 0 for every token, 0 when the policies
+    agree, and its expectation under the policy is exactly the KL (http://joschu.net/blog/kl-approx.html).
+    """
+    d_BN = ref_logp_BN - logp_BN
+    return jnp.exp(d_BN) - d_BN - 1.0
+
+
+def _aggregate(x_BN, mask_BN, aggregation: str):
+    if aggregation == "token_mean":
+        return jnp.sum(x_BN * mask_BN) / jnp.maximum(jnp.sum(mask_BN), 1.0)
+    if aggregation == "seq_mean":
+        return jnp.mean(jnp.sum(x_BN * mask_BN, axis=1) / jnp.maximum(jnp.sum(mask_BN, axis=1), 1.0))
+    raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+
+
+def policy_loss(logp_BN, old_logp_BN, adv_B, mask_BN, clip_low: float = 0.2, clip_high: float = 0.28,
+                kl_beta: float = 0.0, ref_logp_BN=None, aggregation: str = "token_mean"):
+    """PPO clipped surrogate per token with decoupled clip range, plus optional beta * k3 KL.
+
+    Per token: -min(ratio * A, clip(ratio, 1 - clip_low, 1 + clip_high) * A), ratio =
+    p_new / p_old. The clip removes the gradient once a token has moved far enough in the
+    direction its advantage asks for, so several passes over one rollout stay near it.
+    Returns (loss, metrics).
+    """
+    on_BN = mask_BN > 0
+    # Masked slots are replaced by 0 (not multiplied by 0): an exp() that overflows there must not turn into a NaN gradient.
+    logp_BN = jnp.where(on_BN, logp_BN, 0.0)
+    log_ratio_BN = logp_BN - jnp.where(on_BN, old_logp_BN, 0.0)
+    ratio_BN = jnp.exp(log_ratio_BN)
+    adv_B1 = jnp.asarray(adv_B, jnp.float32)[:, None]
+    clipped_BN = jnp.clip(ratio_BN, 1.0 - clip_low, 1.0 + clip_high)
+    per_token_BN = -jnp.minimum(ratio_BN * adv_B1, clipped_BN * adv_B1)
+    is_clipped_BN = ((ratio_BN > 1.0 + clip_high) & (adv_B1 > 0)) | ((ratio_BN < 1.0 - clip_low) & (adv_B1 < 0))
+    token_mean = partial(_aggregate, mask_BN=mask_BN, aggregation="token_mean")
+    metrics = dict(clip_fraction=token_mean(is_clipped_BN.astype(jnp.float32)),
+                   approx_kl=token_mean(ratio_BN - 1.0 - log_ratio_BN))  # k3 of KL(old || new): how far the passes moved
+    if kl_beta > 0:
+        kl_BN = kl_k3(logp_BN, jnp.where(on_BN, ref_logp_BN, 0.0))
+        per_token_BN = per_token_BN + kl_beta * kl_BN
+        metrics["kl"] = token_mean(kl_BN)
+    loss = _aggregate(per_token_BN, mask_BN, aggregation)
+    return loss, dict(loss=loss, **metrics)
+
+
+# --- the optimizer step ---
+
+def check_config(cfg: RLConfig) -> None:
+    """Raise ValueError, naming the key, for RL settings that cannot work."""
+    if cfg.advantage not in ADVANTAGE_MODES:
+        raise ValueError(f"rl.advantage must be one of {', '.join(ADVANTAGE_MODES)}, got {cfg.advantage!r}")
+    if cfg.aggregation not in AGGREGATIONS:
+        raise ValueError(f"rl.aggregation must be one of {', '.join(AGGREGATIONS)}, got {cfg.aggregation!r}")
+    if cfg.group_size < 2 or cfg.prompts_per_step < 1 or cfg.ppo_epochs < 1 or cfg.max_new < 1:
+        raise ValueError("rl.group_size must be >= 2 (advantages compare samples of one prompt), and "
+                         "rl.prompts_per_step, rl.ppo_epochs and rl.max_new >= 1")
+    if not cfg.temperature > 0:
+        raise ValueError(f"rl.temperature must be > 0 (RL needs samples that differ), got {cfg.temperature}")
+
+
+def make_rl_step(graphdef, tx: optax.GradientTransformation, cfg: RLConfig):
+    """One pure jitted update on a rollout batch, the RL twin of `sft.make_train_step`.
+
+    batch: prompt (B, P) and start (B,) from `sampler.pad_prompts`; completion (B, N) and
+    old_logp (B, N) from `sampler.sample`; adv (B,); and ref_logp (B, N) when cfg.kl_beta > 0.
+    """
+    check_config(cfg)
+
+    def loss_fn(params, batch):
+        logp_BN, entropy_BN = completion_logprobs(graphdef, params, batch["prompt"], batch["start"],
+                                                  batch["completion"], cfg.temperature)
+        mask_BN = completion_mask(batch["completion"])
+        loss, metrics = policy_loss(logp_BN, batch["old_logp"], batch["adv"], mask_BN, cfg.clip_low, cfg.clip_high,
+                                    cfg.kl_beta, batch["ref_logp"] if cfg.kl_beta > 0 else None, cfg.aggregation)
+        metrics["entropy"] = _aggregate(entropy_BN, mask_BN, "token_mean")
+        return loss, metrics
+
+    @jax.jit
+    def rl_step(params, opt_state, batch):
+        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, dict(metrics, grad_norm=optax.tree.norm(grads), param_norm=optax.tree.norm(params))
+
+    return rl_step
+
+
+# --- one RL step: rollout -> rewards -> advantages -> a few clipped passes ---
+
+def rollout(graphdef, params, cfg, step: int, attempt: int = 0) -> dict:
+    """Draw cfg.rl.prompts_per_step training prompts and sample G completions of each; score them.
+
+    A pure function of (params, seed, step, attempt), so a resumed run replays the same rollouts.
+    Returns per-row numpy arrays (rows b * G + g) and the prompt strings.
+    """
+    G = cfg.rl.group_size
+    drawn = training_examples(cfg.data.tasks, cfg.data.levels, random.Random(f"{cfg.run.seed}/rl/{step}/{attempt}"),
+                              cfg.rl.prompts_per_step)
+    tasks = [get_task(name) for name, _ in drawn for _ in range(G)]
+    prompts = [ex.prompt for _, ex in drawn for _ in range(G)]
+    prompt_BP, start_B = pad_prompts(prompts)
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(cfg.run.seed), step), attempt)
+    sample_cfg = SampleConfig(max_new=cfg.rl.max_new, temperature=cfg.rl.temperature, top_p=cfg.rl.top_p)
+    out = jax.device_get(sample(graphdef, params, prompt_BP, start_B, key, sample_cfg))
+    thinking_B = out["thinking_tokens"]
+    answer_B = np.maximum(out["length"] - thinking_B - 1 - out["done"], 0)  # minus </think> and <eos>
+    return dict(prompts=np.array(prompts, object), completion=out["tokens"], old_logp=out["logprobs"],
+                length=out["length"], thinking=thinking_B, answer=answer_B, truncated=~out["done"],
+                **rollout_rewards(tasks, prompts, out["tokens"], cfg.rl))
+
+
+def _has_signal(rewards, G: int):
+    """Per group: do its G rewards differ? (Flat groups have zero advantage and teach nothing.)"""
+    r_XG = np.asarray(rewards).reshape(-1, G)
+    return ~np.all(r_XG == r_XG[:, :1], axis=1)
+
+
+def _keep_groups(rollouts: list[dict], B: int, G: int) -> dict:
+    """DAPO's dynamic sampling: B groups whose rewards differ first, then flat ones if there are too few."""
+    rows = {k: np.concatenate([r[k] for r in rollouts]) for k in rollouts[0]}
+    groups = np.argsort(~_has_signal(rows["reward"], G), kind="stable")[:B]
+    take = (groups[:, None] * G + np.arange(G)).reshape(-1)
+    return {k: v[take] for k, v in rows.items()}
+
+
+def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=None):
+    """update(step, params, opt_state) -> (params, opt_state, metrics): one full RL step for train.py."""
+    rl, G, B = cfg.rl, cfg.rl.group_size, cfg.rl.prompts_per_step
+    rl_step = make_rl_step(graphdef, tx, rl)
+
+    def update(step: int, params, opt_state):
+        t0 = time.time()
+        pool = [rollout(graphdef, params, cfg, step)]
+        while rl.dynamic_sampling and len(pool) <= rl.max_resample and sum(_has_signal(r["reward"], G).sum() for r in pool) < B:
+            pool.append(rollout(graphdef, params, cfg, step, attempt=len(pool)))
+        first, ro = pool[0], _keep_groups(pool, B, G)
+        prompt_BP, start_B = pad_prompts(list(ro["prompts"]))
+        adv_BG, _ = group_advantages(ro["reward"].reshape(B, G), rl.advantage)
+        N = min(-(-int(ro["length"].max()) // 16) * 16, rl.max_new)  # the learner skips the all-padding tail (bucketed)
+        batch = dict(prompt=prompt_BP, start=start_B, completion=ro["completion"][:, :N], old_logp=ro["old_logp"][:, :N],
+                     adv=adv_BG.reshape(-1))
+        if rl.kl_beta > 0:
+            batch["ref_logp"] = completion_logprobs(graphdef, ref_params, prompt_BP, start_B, batch["completion"],
+                                                    rl.temperature)[0]
+        t1 = time.time()
+        for _ in range(rl.ppo_epochs):
+            params, opt_state, m = rl_step(params, opt_state, batch)
+        m = jax.device_get(m)
+        t2 = time.time()
+        sampled = sum(int(r["length"].sum()) for r in pool)
+        learned = int(np.sum(np.asarray(completion_mask(batch["completion"])))) * rl.ppo_epochs
+        # Reward statistics describe the first rollout: an unbiased look at the current policy.
+        return params, opt_state, dict(
+            {k: float(v) for k, v in m.items()},
+            reward=float(first["reward"].mean()), accuracy=float(first["correct"].mean()),
+            format_rate=float(first["well_formed"].mean()), zero_signal_groups=float(1 - _has_signal(first["reward"], G).mean()),
+            thinking_tokens=float(first["thinking"].mean()), answer_tokens=float(first["answer"].mean()),
+            truncated=float(first["truncated"].mean()), rollouts=len(pool),
+            completions_per_s=sum(len(r["reward"]) for r in pool) / (t1 - t0),
+            rollout_tokens_per_s=sampled / (t1 - t0), learner_tokens_per_s=learned / (t2 - t1),
+            sampling_fraction=(t1 - t0) / (t2 - t0))
+
+    return update
