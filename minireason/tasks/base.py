@@ -3,7 +3,7 @@
 A task is a plain record of two functions. `generate(rng, level)` returns an `Example`
 (prompt, worked thinking trace, answer); `score(prompt, answer_text)` returns 1.0 when the
 answer is exactly right and 0.0 otherwise. Scorers are the RL reward, so they never raise and
-never `eval()` text: they parse it with small hand-written parsers with size limits.
+never hand text to Python's evaluator: they parse it with small hand-written parsers with size limits.
 
 Train/held-out split: a prompt is held out when a stable hash of its text lands in one bucket
 of ten. Training draws skip those prompts and evaluation draws only those, so the two sets
