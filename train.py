@@ -1,12 +1,15 @@
-"""The recipe: config -> model -> SFT or RL loop -> eval / log / checkpoint.
+"""The recipe: config -> model -> SFT, RL or verifier loop -> eval / log / checkpoint.
 
     python train.py configs/add_sft.toml [section.key=value ...]
-    python train.py configs/countdown_rl.toml      # RL, starting from runs/countdown_sft
+    python train.py configs/countdown_rl.toml        # RL, starting from runs/countdown_sft
+    python train.py configs/countdown_verifier.toml  # a learned verifier of runs/countdown_sft's samples
 
 Re-running the same command resumes from the latest checkpoint in runs/NAME/. Read it top to
-bottom; each section does one thing. The two stages differ only in `update`, the function that
-takes one step: SFT does one gradient step on a batch of worked traces (sft.py); RL samples
-completions, scores them with the task verifiers and takes a few policy-gradient passes (rl.py).
+bottom; each section does one thing. The stages differ only in `update`, the function that
+takes one step, and `evaluate`: SFT does one gradient step on a batch of worked traces (sft.py);
+RL samples completions, scores them with the task verifiers and takes a few policy-gradient
+passes (rl.py); both are evaluated by held-out accuracy. The verifier stage samples the policy
+once, then learns to predict which samples are right (verifier.py), evaluated by held-out AUC.
 """
 
 import json
@@ -20,7 +23,7 @@ from flax import nnx
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
-from minireason import config as config_lib
+from minireason import config as config_lib, verifier
 from minireason.checkpoint import Checkpointer, CheckpointError, load_run
 from minireason.evaluate import eval_levels, evaluate_task, sampled_pass_at_k
 from minireason.model import Transformer, count_params
@@ -54,9 +57,11 @@ def run_eval(graphdef, params, cfg, n: int, key, log=print) -> dict:
 
 
 def summary(results: dict) -> dict:
-    """eval.json content: metrics without the per-sample dumps; `accuracy` is the mean over tasks."""
+    """eval.json content: metrics without the per-sample dumps; `accuracy` (and a verifier's `auc`) averaged over tasks."""
     per_task = {k: {m: v for m, v in r.items() if m != "samples"} for k, r in results.items()}
-    return dict(accuracy=float(np.mean([r["accuracy"] for r in results.values()])), tasks=per_task)
+    means = {m: float(np.mean([r[m] for r in results.values()])) for m in ("accuracy", "auc")
+             if all(m in r for r in results.values())}
+    return dict(means, tasks=per_task)
 
 
 def main(argv: list[str]) -> dict:
@@ -69,10 +74,12 @@ def main(argv: list[str]) -> dict:
         check_seq_len(cfg.data)  # fails now, not mid-run, if seq_len is too short
         if cfg.run.stage == "rl":
             check_rl_config(cfg.rl)
+        if cfg.run.stage == "verifier":
+            verifier.check_config(cfg)
     except (KeyError, ValueError) as e:
         raise TrainError(e.args[0]) from None
-    if cfg.run.stage not in ("sft", "rl"):
-        raise TrainError(f"run.stage={cfg.run.stage!r} is not supported; use \"sft\" or \"rl\"")
+    if cfg.run.stage not in ("sft", "rl", "verifier"):
+        raise TrainError(f"run.stage={cfg.run.stage!r} is not supported; use \"sft\", \"rl\" or \"verifier\"")
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_cfg = run_dir / "config.json"
@@ -81,10 +88,10 @@ def main(argv: list[str]) -> dict:
     saved_cfg.write_text(config_lib.to_json(cfg))
 
     # --- Model and optimizer -------------------------------------------------------------------
-    model = Transformer(cfg.model, nnx.Rngs(cfg.run.seed))
+    model = (verifier.Verifier if cfg.run.stage == "verifier" else Transformer)(cfg.model, nnx.Rngs(cfg.run.seed))
     graphdef, params = nnx.split(model)
     if cfg.run.init_from:
-        params = initial_params(cfg)
+        params = initial_params(cfg, params)
     updates_per_step = cfg.rl.ppo_epochs if cfg.run.stage == "rl" else 1
     tx = make_optimizer(cfg.optim, cfg.train.steps * updates_per_step)
     state = dict(params=params, opt_state=tx.init(params), rng=jax.random.key_data(jax.random.key(cfg.run.seed)))
@@ -100,7 +107,7 @@ def main(argv: list[str]) -> dict:
         print(f"resumed from step {meta['step']}")
     key = jax.random.wrap_key_data(state["rng"])
 
-    # --- One step of the chosen stage ----------------------------------------------------------
+    # --- One step of the chosen stage, and its held-out eval ------------------------------------
     if cfg.run.stage == "sft":
         train_step = make_train_step(graphdef, tx)
 
@@ -108,8 +115,20 @@ def main(argv: list[str]) -> dict:
             tokens, mask = batch_at(cfg.data, cfg.run.seed, step)
             params, opt_state, metrics = train_step(params, opt_state, tokens, mask)
             return params, opt_state, dict(metrics, tokens=tokens.size)
-    else:  # `params` still holds the starting policy, the KL reference (KL is off unless rl.kl_beta > 0)
+    elif cfg.run.stage == "rl":  # `params` still holds the starting policy, the KL reference (off unless rl.kl_beta > 0)
         update = make_rl_update(graphdef, tx, cfg, ref_params=params)
+    else:  # the policy's samples are drawn once, here, and cached in the run directory
+        try:
+            data = verifier.collect(cfg, run_dir / "verifier_data.npz")
+        except ValueError as e:
+            raise TrainError(e.args[0]) from None
+        update = verifier.make_verifier_update(graphdef, tx, cfg, data)
+
+    def evaluate(params, n: int, log=print) -> dict:
+        """Held-out metrics per task: a policy's accuracy, or a verifier's AUC."""
+        if cfg.run.stage == "verifier":
+            return verifier.evaluate_verifier(graphdef, params, data, n, log)
+        return run_eval(graphdef, params, cfg, n, key, log)
 
     # --- Train ---------------------------------------------------------------------------------
     writer = SummaryWriter(str(run_dir))
@@ -117,7 +136,7 @@ def main(argv: list[str]) -> dict:
     lr_at = lr_schedule(cfg.optim, cfg.train.steps * updates_per_step)
     t_start = time.time()
     if cfg.run.stage == "rl" and start == 0:  # the curve's first point: the policy RL starts from
-        log_eval(writer, run_eval(graphdef, params, cfg, cfg.eval.n_periodic, key), 0, run_dir)
+        log_eval(writer, evaluate(params, cfg.eval.n_periodic), 0, run_dir)
     t_log, logged_at, last_metrics = time.time(), start, None
     bar = tqdm(range(start, cfg.train.steps), initial=start, total=cfg.train.steps, desc=cfg.run.name,
                dynamic_ncols=True, file=sys.stdout)  # stderr is kept for errors
@@ -145,7 +164,7 @@ def main(argv: list[str]) -> dict:
             bar.set_postfix(loss=f"{loss:.4f}", **({"reward": f"{metrics['reward']:.3f}"} if "reward" in metrics else {}))
         if eval_now:
             tqdm.write(f"step {done}: loss {loss:.4f}")
-            results = run_eval(graphdef, params, cfg, cfg.eval.n_periodic, key, tqdm.write)
+            results = evaluate(params, cfg.eval.n_periodic, tqdm.write)
             log_eval(writer, results, done, run_dir)
             last_metrics = summary(results)
         if save_now:
@@ -157,7 +176,7 @@ def main(argv: list[str]) -> dict:
     # --- Final eval and save -------------------------------------------------------------------
     train_seconds = time.time() - t_start
     print(f"final eval on {cfg.eval.n} held-out problems per task")
-    results = run_eval(graphdef, params, cfg, cfg.eval.n, key)
+    results = evaluate(params, cfg.eval.n)
     log_eval(writer, results, cfg.train.steps, run_dir)
     report = dict(summary(results), step=cfg.train.steps, train_seconds=round(train_seconds, 1),
                   wall_seconds=round(time.time() - t_start, 1))
@@ -166,25 +185,34 @@ def main(argv: list[str]) -> dict:
     ckpt.close()
     writer.close()
     (run_dir / "eval.json").write_text(json.dumps(report, indent=2))
-    print(f"accuracy {report['accuracy']:.4f}; wrote {run_dir / 'eval.json'}")
+    auc = f", AUC {report['auc']:.4f}" if "auc" in report else ""
+    print(f"accuracy {report['accuracy']:.4f}{auc}; wrote {run_dir / 'eval.json'}")
     return report
 
 
-def initial_params(cfg):
-    """The parameters of the run named by run.init_from; its model must be the one this config describes."""
-    source_cfg, _, params = load_run(cfg.run.init_from)
+def initial_params(cfg, params):
+    """The parameters of the run named by run.init_from; its model must be the one this config describes.
+
+    A verifier may start from a policy: the policy's transformer becomes its body; its head stays as initialised.
+    """
+    source_cfg, _, source = load_run(cfg.run.init_from)
     if source_cfg.model != cfg.model:
         diff = ", ".join(f"{k}={v} there but {getattr(cfg.model, k)} here"
                          for k, v in vars(source_cfg.model).items() if getattr(cfg.model, k) != v)
         raise TrainError(f"the [model] of {cfg.run.init_from} differs from this config's ({diff}); make them match")
-    return params
+    if source_cfg.run.stage == "verifier" and cfg.run.stage != "verifier":
+        raise TrainError(f"run.init_from={cfg.run.init_from} is a verifier run; a policy starts from a policy run")
+    if cfg.run.stage == "verifier" and source_cfg.run.stage != "verifier":
+        params["body"] = source
+        return params
+    return source
 
 
 def log_eval(writer, results: dict, step: int, run_dir: Path) -> None:
     """Eval scalars to TensorBoard, and one line per eval to eval_history.jsonl (for plots)."""
     for name, r in results.items():
         for metric, value in r.items():
-            if metric in ("accuracy", "thinking_tokens", "format_rate") or metric.startswith("pass@"):
+            if metric in ("accuracy", "auc", "thinking_tokens", "format_rate") or metric.startswith("pass@"):
                 writer.add_scalar(f"eval/{name}/{metric}", value, step)
     writer.flush()
     with open(run_dir / "eval_history.jsonl", "a") as f:

@@ -61,12 +61,13 @@ class Checkpointer:
 
 
 def load_run(run_dir: str | Path, step: int | None = None):
-    """(config, graphdef, params) of a trained run directory such as runs/add_sft."""
+    """(config, graphdef, params) of a trained run directory such as runs/add_sft (or a verifier run)."""
     from flax import nnx
 
     from . import config as config_lib
     from .model import Transformer
     from .sft import make_optimizer
+    from .verifier import Verifier
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -75,7 +76,8 @@ def load_run(run_dir: str | Path, step: int | None = None):
         cfg = config_lib.from_json((run_dir / "config.json").read_text())
     except (ValueError, config_lib.ConfigError) as e:
         raise CheckpointError(f"{run_dir / 'config.json'} is damaged: {e}") from None
-    graphdef, params = nnx.split(nnx.eval_shape(lambda: Transformer(cfg.model, nnx.Rngs(0))))
+    model_class = Verifier if cfg.run.stage == "verifier" else Transformer
+    graphdef, params = nnx.split(nnx.eval_shape(lambda: model_class(cfg.model, nnx.Rngs(0))))
     tx = make_optimizer(cfg.optim, cfg.train.steps)
     like = dict(params=params, opt_state=jax.eval_shape(tx.init, params), rng=jax.ShapeDtypeStruct((2,), "uint32"))
     ckpt = Checkpointer(run_dir)

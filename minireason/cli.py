@@ -1,10 +1,13 @@
 """The `minireason` command: train, eval, generate, sample, tasks, bench, plot.
 
+    minireason eval --checkpoint runs/countdown_sft --task countdown --k 64 --verifier runs/countdown_verifier --sweep
+
 Every error a user can fix (bad config, unknown task, out-of-vocabulary prompt, missing or
 damaged checkpoint, malformed JSONL) is one line on stderr and exit status 2.
 """
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -26,7 +29,40 @@ class UsageError(ValueError):
 def _sample_cfg(args, cfg) -> SampleConfig:
     temperature = args.temperature if args.temperature is not None else (1.0 if args.samples > 1 else 0.0)
     return SampleConfig(max_new=args.max_new or cfg.eval.max_new, temperature=temperature,
-                        top_p=args.top_p, max_thinking=args.max_thinking)
+                        top_p=args.top_p, max_thinking=args.max_thinking, min_thinking=args.min_thinking)
+
+
+def _load_policy(run_dir: str):
+    """(config, graphdef, params) of a policy run; a verifier run is a usage error."""
+    cfg, graphdef, params = load_run(run_dir)
+    if cfg.run.stage == "verifier":
+        raise UsageError(f"{run_dir} is a verifier run: pass a policy as --checkpoint (and the verifier as --verifier)")
+    return cfg, graphdef, params
+
+
+def _load_scorer(run_dir: str, task: str):
+    """The learned verifier in run_dir as a scorer for evaluate.sample_ladder; it must have been trained on `task`."""
+    from .verifier import make_scorer
+
+    if not (Path(run_dir) / "config.json").is_file():
+        raise UsageError(f"--verifier {run_dir} is not a run directory (no config.json); "
+                         "train one first, e.g. python train.py configs/countdown_verifier.toml")
+    cfg, graphdef, params = load_run(run_dir)
+    if cfg.run.stage != "verifier":
+        raise UsageError(f"--verifier {run_dir} is a {cfg.run.stage} run, not a verifier (run.stage = \"verifier\")")
+    if task not in cfg.data.tasks:
+        raise UsageError(f"the verifier in {run_dir} was trained on {', '.join(cfg.data.tasks)}, not {task!r}")
+    return make_scorer(graphdef, params)
+
+
+def _budgets(text: str) -> list[int]:
+    try:
+        budgets = [int(b) for b in text.split(",")]
+    except ValueError:
+        budgets = []
+    if not budgets or min(budgets) < 0:
+        raise UsageError(f"--budgets must be thinking-token caps >= 0 separated by commas, e.g. 0,8,16,32; got {text!r}")
+    return budgets
 
 
 def _check_prompt(prompt: str, where: str) -> None:
@@ -43,7 +79,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    cfg, graphdef, params = load_run(args.checkpoint)
+    cfg, graphdef, params = _load_policy(args.checkpoint)
     rows = []
     for i, line in enumerate(Path(args.input).read_text().splitlines(), start=1):
         if not line.strip():
@@ -58,7 +94,7 @@ def cmd_generate(args) -> int:
         rows.append(row)
     sample_cfg = _sample_cfg(args, cfg)
     prompts = [r["prompt"] for r in rows for _ in range(args.samples)]
-    outs = generate(graphdef, params, prompts, sample_cfg, jax.random.key(args.seed)) if prompts else []
+    outs = generate(graphdef, params, prompts, sample_cfg, jax.random.key(args.seed), progress="generating") if prompts else []
     keys = ("thinking", "answer", "thinking_tokens", "answer_tokens")
     with open(args.output, "w") as f:
         for i, row in enumerate(rows):
@@ -71,7 +107,7 @@ def cmd_generate(args) -> int:
 
 def cmd_sample(args) -> int:
     _check_prompt(args.prompt, "prompt")
-    cfg, graphdef, params = load_run(args.checkpoint)
+    cfg, graphdef, params = _load_policy(args.checkpoint)
     for o in generate(graphdef, params, [args.prompt] * args.samples, _sample_cfg(args, cfg), jax.random.key(args.seed)):
         print(f"prompt:   {args.prompt}")
         print(f"thinking: {o['thinking']}")
@@ -81,10 +117,15 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import eval_levels, evaluate_task
+    """Greedy accuracy; with --k K the test-time compute ladder from K samples; with --sweep its curves and plots."""
+    from .evaluate import budget_sweep, eval_levels, evaluate_task, sample_ladder
 
     task = get_task(args.task)
-    cfg, graphdef, params = load_run(args.checkpoint)
+    if args.k < 1 or (args.k == 1 and (args.sweep or args.verifier)):
+        raise UsageError(f"--k must be >= 1, and >= 2 with --sweep or --verifier (e.g. --k 64); got {args.k}")
+    budgets = _budgets(args.budgets) if args.sweep else []
+    cfg, graphdef, params = _load_policy(args.checkpoint)
+    scorer = _load_scorer(args.verifier, args.task) if args.verifier else None
     level = args.level
     if level is None:
         if args.task not in cfg.data.tasks:
@@ -92,15 +133,49 @@ def cmd_eval(args) -> int:
         level = eval_levels(cfg)[args.task]
     if not task.min_level <= level <= task.max_level:
         raise UsageError(f"--level for {args.task!r} must be in {task.min_level}..{task.max_level}, got {level}")
-    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking)
-    r = evaluate_task(graphdef, params, args.task, level, args.n, sample_cfg, jax.random.key(args.seed))
+    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
+                              min_thinking=args.min_thinking)
+    key = jax.random.key(args.seed)
+    r = evaluate_task(graphdef, params, args.task, level, args.n, sample_cfg, key)
     r.pop("samples")
-    out = Path(args.output or Path(args.checkpoint) / f"eval_{args.task}_level{level}.json")
+    if args.k > 1:  # all K samples are drawn once; every k <= K is computed from them
+        sampled = dataclasses.replace(sample_cfg, temperature=args.temperature)
+        r.update(sample_ladder(graphdef, params, args.task, level, args.n, args.k, sampled, key, scorer=scorer))
+        if args.verifier:
+            r["verifier"] = args.verifier
+    if args.sweep:
+        r["budgets"] = budget_sweep(graphdef, params, args.task, level, args.n, budgets, sample_cfg.max_new, key)
+    stem = "sweep" if args.sweep else "eval"
+    out = Path(args.output or Path(args.checkpoint) / f"{stem}_{args.task}_level{level}.json")
     out.write_text(json.dumps(r, indent=2))
     for k, v in r.items():
-        print(f"{k:16s} {v:.4f}" if isinstance(v, float) else f"{k:16s} {v}")
+        if k not in ("curves", "budgets"):
+            print(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
+    for metric, curve in r.get("curves", {}).items():
+        print(f"{metric:24s} " + "  ".join(f"k={k} {v:.3f}" for k, v in curve.items()))
+    for row in r.get("budgets", []):
+        print(f"thinking budget {row['budget']:<8d} accuracy {row['accuracy']:.3f}, thinking {row['thinking_tokens']:.1f} tok")
     print(f"wrote {out}")
+    if args.sweep:
+        _plot_sweep(r, out)
     return 0
+
+
+def _plot_sweep(r: dict, out: Path) -> None:
+    """Accuracy vs k (the test-time compute ladder) and accuracy vs thinking budget, as PNGs next to the JSON."""
+    from .plots import line_plot
+
+    title = f"{r['task']} level {r['level']}, {r['n']} held-out problems"
+    greedy = ("greedy", r["accuracy"])
+    ks = list(r["curves"]["pass@k"])
+    series = {metric: (list(curve), list(curve.values())) for metric, curve in r["curves"].items()}
+    png = line_plot(series, out.with_name(out.stem + "_k.png"), f"samples per problem k (temperature {r['temperature']})",
+                    "held-out accuracy", title, log_x=True, log_base=2, hline=greedy, xticks=ks)
+    budgets = [row["budget"] for row in r["budgets"]]
+    png2 = line_plot({"greedy, thinking capped": (budgets, [row["accuracy"] for row in r["budgets"]])},
+                     out.with_name(out.stem + "_budget.png"), "thinking-token budget (</think> forced at the cap)",
+                     "held-out accuracy", title, hline=("greedy, no cap", r["accuracy"]), xticks=budgets)
+    print(f"wrote {png} and {png2}")
 
 
 def cmd_tasks(args) -> int:
@@ -151,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--temperature", type=float, default=None, help="default 0 (greedy) for one sample, else 1")
             q.add_argument("--top-p", type=float, default=1.0)
         q.add_argument("--max-thinking", type=int, default=-1, help="thinking-token budget (-1: none)")
+        q.add_argument("--min-thinking", type=int, default=0, help="suppress </think> and <eos> until this many thinking tokens")
         q.add_argument("--max-new", type=int, default=0, help="completion length cap (0: the run's eval.max_new)")
         q.add_argument("--seed", type=int, default=0)
 
@@ -165,12 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("prompt")
     s.set_defaults(fn=cmd_sample)
 
-    e = sub.add_parser("eval", help="held-out accuracy on a task")
+    e = sub.add_parser("eval", help="held-out accuracy on a task; with --k, what more samples buy")
     sampling(e, samples=False)
     e.add_argument("--task", required=True)
     e.add_argument("--level", type=int, default=None, help="default: the level the run was evaluated at")
     e.add_argument("--n", type=int, default=1000, help="held-out problems")
-    e.add_argument("--output", default=None, help="default: CHECKPOINT/eval_TASK_levelL.json")
+    e.add_argument("--k", type=int, default=1, help="samples per problem: pass@k, maj@k (and rerank@k with --verifier)")
+    e.add_argument("--temperature", type=float, default=1.0, help="for the k samples (greedy accuracy is always reported)")
+    e.add_argument("--verifier", default=None, help="a verifier run directory (train.py configs/*_verifier.toml)")
+    e.add_argument("--sweep", action="store_true", help="also accuracy vs thinking budget; JSON and PNG plots")
+    e.add_argument("--budgets", default="0,8,16,32,64,128", help="thinking-token caps for --sweep")
+    e.add_argument("--output", default=None, help="default: CHECKPOINT/eval_TASK_levelL.json (sweep_... with --sweep)")
     e.set_defaults(fn=cmd_eval)
 
     k = sub.add_parser("tasks", help="list the tasks with an example of each")

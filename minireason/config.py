@@ -26,7 +26,8 @@ class ConfigError(ValueError):
 class RunConfig:
     name: str = ""  # output goes to out_dir/name; empty means the config file's stem
     out_dir: str = "runs"
-    stage: str = "sft"  # "sft" (supervised on worked traces) or "rl" (policy gradient on verifier rewards)
+    stage: str = "sft"  # "sft" (supervised on worked traces), "rl" (policy gradient on verifier rewards)
+    # or "verifier" (a learned verifier that scores a policy's samples)
     init_from: str = ""  # a run directory (e.g. runs/countdown_sft) whose latest parameters start this run
     seed: int = 0
 
@@ -83,6 +84,7 @@ class RLConfig:
     format_weight: float = 0.1  # reward for a well-formed completion with a non-empty answer
     length_penalty: float = 0.0  # subtracted times (completion tokens / max_new); 0 means off
     advantage: str = "drgrpo"  # "grpo" (r - mean) / std, "drgrpo" r - mean (per group), "reinforce" r - batch mean
+    negative_weight: float = 1.0  # scales negative advantages; 0 learns only from better-than-average samples
     clip_low: float = 0.2  # ratio clipped below at 1 - clip_low (PPO epsilon)
     clip_high: float = 0.28  # ratio clipped above at 1 + clip_high (DAPO's clip-higher)
     kl_beta: float = 0.0  # weight of the k3 KL penalty toward the starting policy; 0 skips the reference model
@@ -90,6 +92,15 @@ class RLConfig:
     aggregation: str = "token_mean"  # "token_mean" (every token counts once, DAPO) or "seq_mean" (per sequence, GRPO)
     dynamic_sampling: bool = False  # replace groups whose rewards are all equal by groups of freshly drawn prompts
     max_resample: int = 2  # extra rollouts dynamic sampling may draw per step
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    policy: str = ""  # the policy run whose samples the verifier learns to judge, e.g. runs/countdown_sft
+    n_prompts: int = 512  # training prompts to sample the policy on (drawn from data.tasks by weight)
+    samples_per_prompt: int = 4  # samples of each prompt: the training prompts and eval.n held-out ones (for the AUC)
+    temperature: float = 1.0  # the temperature the verifier will see samples at, when it reranks
+    max_new: int = 96  # completion length cap while sampling
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     rl: RLConfig = field(default_factory=RLConfig)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
 
 
 def _coerce(path: str, value, typ):

@@ -1,6 +1,28 @@
-"""Held-out evaluation: greedy accuracy per task, with thinking and answer lengths; sampled pass@k."""
+"""Held-out evaluation, and what test-time compute buys.
 
-import jax
+Greedy accuracy per task, with thinking and answer lengths. Then, from K sampled completions
+of each held-out problem, the o1-style ladder of ways to spend more compute at test time:
+
+- pass@k: is any of k samples right? An oracle upper bound (Chen et al. 2021, "Evaluating
+  Large Language Models Trained on Code": the unbiased estimator below).
+- maj@k: self-consistency (Wang et al. 2022, "Self-Consistency Improves Chain of Thought
+  Reasoning"): answer with the most frequent answer among the k samples.
+- rerank@k: answer with the sample a learned verifier scores highest (Cobbe et al. 2021,
+  "Training Verifiers to Solve Math Word Problems"; the verifier is minireason/verifier.py).
+- weighted maj@k: answer with the answer whose samples have the largest total verifier score
+  (verifier-weighted voting, as in Li et al. 2023, "Making Large Language Models Better
+  Reasoners with Step-Aware Verifier").
+
+Every k comes from the same K samples, drawn once. pass@k uses the unbiased estimator over all
+k-subsets. The voting and reranking metrics split the K samples into K // k disjoint blocks of
+k (samples are independent, so each block is a fair draw of k) and average over the blocks;
+a remainder of K mod k samples is left out. At k = 1 all of them equal pass@1.
+
+Only well-formed samples vote or get reranked: a malformed completion (no single `</think>`
+before `<eos>`) is wrong by the format rule, which costs nothing to check. Answers are
+compared after `.strip()`.
+"""
+
 import numpy as np
 
 from .sampler import SampleConfig, generate
@@ -30,16 +52,43 @@ def evaluate_task(graphdef, params, name: str, level: int, n: int, sample_cfg: S
     )
 
 
+def budget_sweep(graphdef, params, name: str, level: int, n: int, budgets: list[int], max_new: int, key,
+                 batch_size: int = 256) -> list[dict]:
+    """Greedy accuracy with the thinking capped at each budget (budget forcing writes `</think>` at the cap)."""
+    rows = []
+    for b in budgets:
+        r = evaluate_task(graphdef, params, name, level, n, SampleConfig(max_new=max_new, max_thinking=b), key, batch_size)
+        rows.append(dict(budget=b, accuracy=r["accuracy"], format_rate=r["format_rate"],
+                         thinking_tokens=r["thinking_tokens"], answer_tokens=r["answer_tokens"]))
+    return rows
+
+
+# --- K samples per problem, and every k from them ---
+
+def sample_groups(graphdef, params, name: str, level: int, n: int, samples: int, sample_cfg: SampleConfig, key,
+                  batch_size: int = 256, progress: str = "") -> tuple[list, list[list[dict]]]:
+    """(examples, groups): `samples` completions of each of n held-out problems, each marked `correct`."""
+    task = get_task(name)
+    examples = heldout_examples(name, level, n)
+    outs = generate(graphdef, params, [ex.prompt for ex in examples for _ in range(samples)], sample_cfg, key, batch_size,
+                    progress)
+    groups = [outs[i * samples:(i + 1) * samples] for i in range(len(examples))]
+    for ex, group in zip(examples, groups):
+        for o in group:
+            o["correct"] = bool(o["well_formed"]) and task.score(ex.prompt, o["answer"]) == 1.0
+    return examples, groups
+
+
 def sampled_pass_at_k(graphdef, params, name: str, level: int, n: int, samples: int, sample_cfg: SampleConfig, key,
                       batch_size: int = 256) -> dict[str, float]:
     """pass@k for k = 1, 2, 4, ... up to `samples`, from `samples` completions of each of n held-out problems."""
-    task = get_task(name)
-    examples = heldout_examples(name, level, n)
-    outs = generate(graphdef, params, [ex.prompt for ex in examples for _ in range(samples)], sample_cfg, key, batch_size)
-    correct = [sum(task.score(ex.prompt, o["answer"]) == 1.0 and o["well_formed"] for o in outs[i * samples:(i + 1) * samples])
-               for i, ex in enumerate(examples)]
-    ks = [2**i for i in range(samples.bit_length()) if 2**i <= samples]
-    return {f"pass@{k}": float(np.mean([pass_at_k(samples, c, k) for c in correct])) for k in ks}
+    _, groups = sample_groups(graphdef, params, name, level, n, samples, sample_cfg, key, batch_size)
+    return {f"pass@{k}": v for k, v in ladder(groups, powers_of_two(samples))["pass@k"].items()}
+
+
+def powers_of_two(k: int) -> list[int]:
+    """1, 2, 4, ... up to k, and k itself."""
+    return sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -53,3 +102,73 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def vote(samples: list[dict], weight=lambda s: 1.0) -> dict | None:
+    """The sample carrying the winning answer: the answer with the largest total weight among well-formed samples.
+
+    Weight 1 is majority vote; the verifier's score is weighted voting. Ties go to the answer
+    that occurs first (dicts keep insertion order and max keeps the first maximum), and the
+    sample returned is that answer's first occurrence. None when no sample is well formed.
+    """
+    totals, first = {}, {}
+    for s in samples:
+        if s["well_formed"]:
+            answer = s["answer"].strip()
+            totals[answer] = totals.get(answer, 0.0) + weight(s)
+            first.setdefault(answer, s)
+    return first[max(totals, key=totals.get)] if totals else None
+
+
+def rerank(samples: list[dict]) -> dict | None:
+    """The well-formed sample the verifier scores highest (the first one on a tie); None if there is none."""
+    return max((s for s in samples if s["well_formed"]), key=lambda s: s["score"], default=None)
+
+
+def _block_accuracy(groups: list[list[dict]], k: int, pick) -> float:
+    """Mean over problems, and over each problem's K // k disjoint blocks of k samples, of `pick(block)` being right."""
+    def right(block):
+        chosen = pick(block)
+        return chosen is not None and chosen["correct"]
+    return float(np.mean([np.mean([right(g[i * k:(i + 1) * k]) for i in range(len(g) // k)]) for g in groups]))
+
+
+def ladder(groups: list[list[dict]], ks: list[int]) -> dict[str, dict[int, float]]:
+    """metric -> {k: accuracy} for pass@k and maj@k, and rerank@k and weighted_maj@k when samples have a `score`."""
+    curves = {"pass@k": {k: float(np.mean([pass_at_k(len(g), sum(s["correct"] for s in g), k) for g in groups]))
+                         for k in ks},
+              "maj@k": {k: _block_accuracy(groups, k, vote) for k in ks}}
+    if all("score" in s for g in groups for s in g):
+        curves["rerank@k"] = {k: _block_accuracy(groups, k, rerank) for k in ks}
+        curves["weighted_maj@k"] = {k: _block_accuracy(groups, k, lambda b: vote(b, lambda s: s["score"])) for k in ks}
+    return curves
+
+
+def sample_ladder(graphdef, params, name: str, level: int, n: int, k: int, sample_cfg: SampleConfig, key,
+                  batch_size: int = 256, scorer=None) -> dict:
+    """The ladder at k = 1, 2, 4, ... K from K samples per problem, with the tokens they cost.
+
+    Returns the headline numbers at K (pass@1, pass@K, maj@K, ...), the mean thinking and
+    answer tokens per sample, tokens per problem and in all (thinking + answer, markers not
+    counted), and `curves`: metric -> {k: accuracy}. `scorer(prompts, samples) -> P(correct)` is
+    a learned verifier (verifier.make_scorer); it adds rerank@k and weighted maj@k.
+    """
+    examples, groups = sample_groups(graphdef, params, name, level, n, k, sample_cfg, key, batch_size,
+                                     progress=f"{k} samples of each {name} problem")
+    if scorer is not None:
+        pairs = [(ex.prompt, s) for ex, g in zip(examples, groups) for s in g if s["well_formed"]]
+        for (_, s), p in zip(pairs, scorer([p for p, _ in pairs], [s for _, s in pairs])):
+            s["score"] = float(p)
+        for g in groups:
+            for s in g:
+                s.setdefault("score", 0.0)  # malformed: never reranked above a well-formed sample, no vote
+    curves = ladder(groups, powers_of_two(k))
+    flat = [s for g in groups for s in g]
+    spent = [s["thinking_tokens"] + s["answer_tokens"] for s in flat]
+    return {"k": k, "temperature": sample_cfg.temperature, "pass@1": curves["pass@k"][1],
+            **{metric.replace("@k", f"@{k}"): curve[k] for metric, curve in curves.items()},
+            "sampled_format_rate": float(np.mean([s["well_formed"] for s in flat])),
+            "sampled_thinking_tokens": float(np.mean([s["thinking_tokens"] for s in flat])),
+            "sampled_answer_tokens": float(np.mean([s["answer_tokens"] for s in flat])),
+            "tokens_per_problem": float(np.sum(spent)) / len(groups), "total_tokens": int(np.sum(spent)),
+            "curves": curves}

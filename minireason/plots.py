@@ -1,8 +1,9 @@
 """PNG plots of training and evaluation curves (needs matplotlib: pip install -e ".[plot]").
 
     minireason plot runs/countdown_rl runs/compare_rl --output docs/rl_curve.png
+    minireason eval --checkpoint runs/countdown_sft --task countdown --k 64 --sweep   # test-time compute
 
-Curves are read from each run's eval_history.jsonl, one line per held-out eval, which
+Training curves are read from each run's eval_history.jsonl, one line per held-out eval, which
 train.py appends to; TensorBoard shows the same numbers.
 """
 
@@ -31,8 +32,9 @@ def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[li
 
 
 def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str, ylabel: str, title: str = "",
-              log_x: bool = False) -> Path:
-    """One line per series, written to `out` as a PNG."""
+              log_x: bool = False, log_base: int = 10, hline: tuple[str, float] | None = None,
+              xticks: list | None = None) -> Path:
+    """One line per series, written to `out` as a PNG; `hline` is a (label, y) reference such as greedy accuracy."""
     try:
         import matplotlib
 
@@ -43,8 +45,14 @@ def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for label, (xs, ys) in series.items():
         ax.plot(xs, ys, marker="o", markersize=3, label=label)
-    if log_x:
-        ax.set_xscale("symlog", linthresh=1)  # symlog so that step 0 (the starting policy) stays on the plot
+    if hline is not None:
+        ax.axhline(hline[1], color="gray", linestyle="--", label=hline[0])
+    if log_x and min(x for xs, _ in series.values() for x in xs) > 0:
+        ax.set_xscale("log", base=log_base)
+    elif log_x:  # symlog so that step 0 (the starting policy) stays on the plot
+        ax.set_xscale("symlog", linthresh=1, base=log_base)
+    if xticks is not None:
+        ax.set_xticks(xticks, [str(x) for x in xticks])
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend()

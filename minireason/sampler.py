@@ -5,13 +5,17 @@ once per (batch, bucket) shape. The loop (`lax.while_loop`) stops when every row
 `<eos>` or the length cap is hit. Each row has its own random stream, so a row's sample does
 not depend on what else is in the batch.
 
-Thinking budget (budget forcing, as in s1): once a row has written `max_thinking` thinking
-tokens without closing its thought, the sampler writes `</think>` for it.
+Thinking budget (budget forcing, as in s1: Muennighoff et al. 2025, "s1: Simple test-time
+scaling"): once a row has written `max_thinking` thinking tokens without closing its thought,
+the sampler writes `</think>` for it. The other direction, `min_thinking`, makes `</think>` and
+`<eos>` impossible until a row has thought that long. s1 also appends a cue ("Wait") when it
+suppresses the end of thought; we only suppress, since our models never saw a cue in training.
 
 `sample_naive` recomputes the whole sequence for every new token. It is slow on purpose: it is
 the reference the cached path is tested (and benchmarked) against.
 """
 
+import sys
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from tqdm import tqdm
 
 from .model import init_cache
 from .tokenizer import END_THINK_ID, EOS_ID, PAD_ID, parse_completion, prompt_ids
@@ -31,6 +36,7 @@ class SampleConfig:
     top_k: int = 0  # 0 means off
     top_p: float = 1.0  # 1 means off
     max_thinking: int = -1  # thinking-token budget; -1 means no cap
+    min_thinking: int = 0  # thinking tokens a row must write before it may close its thought (max_thinking wins)
 
 
 def pad_prompts(prompts: list[str], bucket: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +69,16 @@ def _pick(logits_BV, keys_B, t, cfg: SampleConfig):
     return token_B, jnp.take_along_axis(logp_BV, token_B[:, None], 1)[:, 0]
 
 
+def _suppress_stop(logits_BV, state, cfg: SampleConfig):
+    """min_thinking: rows still short of it cannot pick `</think>` or `<eos>`; shared by both paths."""
+    if cfg.min_thinking <= 0:
+        return logits_BV
+    closed_B, n_think_B, _ = state
+    early_B1 = (~closed_B & (n_think_B < cfg.min_thinking))[:, None]
+    ids_V = jnp.arange(logits_BV.shape[-1])
+    return jnp.where(early_B1 & ((ids_V == END_THINK_ID) | (ids_V == EOS_ID)), -jnp.inf, logits_BV)
+
+
 def _step_rules(token_B, t, state, cfg: SampleConfig):
     """Budget forcing and end-of-sequence bookkeeping, shared by the cached and naive paths."""
     closed_B, n_think_B, done_B = state
@@ -92,7 +108,7 @@ def sample(graphdef, params, tokens_BP, start_B, key, cfg: SampleConfig):
 
     def body(s):
         t = s["t"]
-        token_B, logp_B = _pick(s["logits"], keys_B, t, cfg)
+        token_B, logp_B = _pick(_suppress_stop(s["logits"], s["rules"], cfg), keys_B, t, cfg)
         token_B, rules = _step_rules(token_B, t, s["rules"], cfg)
         logits_B1V, cache = model(token_B[:, None], start_B, s["cache"], P + t)
         return dict(t=t + 1, cache=cache, logits=logits_B1V[:, 0], out=s["out"].at[:, t].set(token_B),
@@ -112,7 +128,7 @@ def sample_naive(graphdef, params, tokens_BP, start_B, cfg: SampleConfig):
     buf = jnp.concatenate([tokens_BP, jnp.full((B, cfg.max_new), PAD_ID, jnp.int32)], axis=1)
     rules = (jnp.zeros((B,), bool), jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool))
     for t in range(cfg.max_new):
-        token_B = jnp.argmax(forward(params, buf)[:, P + t - 1], axis=-1)
+        token_B = jnp.argmax(_suppress_stop(forward(params, buf)[:, P + t - 1], rules, cfg), axis=-1)
         token_B, rules = _step_rules(token_B, t, rules, cfg)
         buf = buf.at[:, P + t].set(token_B)
         if bool(jnp.all(rules[2])):
@@ -120,10 +136,12 @@ def sample_naive(graphdef, params, tokens_BP, start_B, cfg: SampleConfig):
     return dict(tokens=buf[:, P:], thinking_tokens=rules[1])
 
 
-def generate(graphdef, params, prompts: list[str], cfg: SampleConfig, key, batch_size: int = 256) -> list[dict]:
-    """Sample one completion per prompt (host-side batching with a fixed batch shape)."""
+def generate(graphdef, params, prompts: list[str], cfg: SampleConfig, key, batch_size: int = 256,
+             progress: str = "") -> list[dict]:
+    """Sample one completion per prompt (host-side batching with a fixed batch shape); `progress` names a progress bar."""
     results = []
-    for lo in range(0, len(prompts), batch_size):
+    starts = range(0, len(prompts), batch_size)
+    for lo in tqdm(starts, desc=progress, file=sys.stdout, unit="batch") if progress else starts:
         chunk = prompts[lo:lo + batch_size]
         tokens, start = pad_prompts(chunk + [chunk[0]] * (min(batch_size, len(prompts)) - len(chunk)))
         out = jax.device_get(sample(graphdef, params, tokens, start, jax.random.fold_in(key, lo), cfg))

@@ -73,6 +73,20 @@ def test_group_advantages_and_zero_signal_groups():
     assert np.all(np.asarray(g[1:]) == 0.0) and float(jnp.abs(g[0]).min()) > 0
 
 
+def test_negative_weight_scales_only_negative_advantages():
+    r = jnp.array([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0]])
+    full, _ = group_advantages(r, "drgrpo")
+    for w in (0.0, 0.25):
+        adv, _ = group_advantages(r, "drgrpo", negative_weight=w)
+        np.testing.assert_allclose(adv, jnp.where(full < 0, w * full, full), atol=1e-6)
+    # with weight 0 the wrong samples send no gradient, the right ones still do
+    adv = group_advantages(r, "drgrpo", negative_weight=0.0)[0].reshape(-1)
+    logp = -jnp.ones((8, 4))
+    g = jax.grad(lambda lp: policy_loss(lp, logp, adv, jnp.ones((8, 4)))[0])(logp)
+    wrong = np.asarray(r.reshape(-1)) == 0
+    assert np.all(np.asarray(g[wrong]) == 0.0) and np.all(np.asarray(g[~wrong]) < 0)
+
+
 def test_completion_mask_stops_after_first_eos():
     x = jnp.array([[7, EOS_ID, PAD_ID, PAD_ID], [7, 8, 9, 10], [EOS_ID, PAD_ID, PAD_ID, PAD_ID], [7, PAD_ID, EOS_ID, PAD_ID]])
     np.testing.assert_array_equal(completion_mask(x), [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 1, 0]])

@@ -7,12 +7,16 @@ Equations are written as people write them, so the model must also read the nota
 
 Trace: move the constant to the other side, work the sum out column by column (as `add` and
 `sub` do: digits, carry or borrow, digits so far), then divide by the coefficient by long
-division (one digit at a time with its remainder, digits so far) and give x its sign. With
-coefficient 1 there is nothing to divide, with -1 the sign flips:
+division (one digit at a time with its remainder, digits so far). Each sum and quotient first
+writes its sign, `+(...)` or `-(...)`, as a step of its own: deciding the sign and doing the
+column work at once is where a small model slips. When the two numbers of a difference have
+as many digits, the trace first compares them digit by digit from the left (`117 vs 109:1=1
+1>0`), because which one is larger decides the sign. With coefficient 1 there is nothing to
+divide, with -1 the sign flips:
 
-    3x+5=20        thinking `3x=20-5,20-5:0-5-0=5b1 5,2-0-1=1b0 15,3x=15,x=15/3,15/3:1/3=0r1 0,15/3=5r0 05,x=5`
-    20=-x+4        thinking `-x=20-4,20-4:0-4-0=6b1 6,2-0-1=1b0 16,-x=16,x=-16`
-    -173+6x=-167   thinking `6x=-167+173,173-167:3-7-0=6b1 6,7-6-1=0b0 06,1-1-0=0b0 006,6x=6,x=6/6,6/6:6/6=1r0 1,x=1`
+    3x+5=20        thinking `3x=20-5,+(20-5):0-5-0=5b1 5,2-0-1=1b0 15,3x=15,x=15/3,+(15/3):1/3=0r1 0,15/3=5r0 05,x=5`
+    20=-x+4        thinking `-x=20-4,+(20-4):0-4-0=6b1 6,2-0-1=1b0 16,-x=16,x=-16`
+    2x+56=26       thinking `2x=26-56,26 vs 56:2<5,-(56-26):6-6-0=0b0 0,5-2-0=3b0 30,2x=-30,x=-30/2,-(30/2):3/2=1r1 1,10/2=5r0 15,x=-15`
 
 The small model cannot add two 3-digit numbers or divide in a single step; spelled out like
 this, every step is one it has seen many times.
@@ -44,21 +48,36 @@ def _signed(n: int) -> str:
 
 def _sum_trace(p: int, q: int) -> str:
     """Work out p + q for signed p, q with the column procedures of add and sub."""
+    sign = "-" if p + q < 0 else "+"
     if (p >= 0) == (q >= 0):
-        return f"{abs(p)}+{abs(q)}:" + _add_columns(abs(p), abs(q))
+        return f"{sign}({abs(p)}+{abs(q)}):" + _add_columns(abs(p), abs(q))
     big, small = max(abs(p), abs(q)), min(abs(p), abs(q))
-    return f"{big}-{small}:" + _sub_columns(big, small)
+    return _compare(abs(p), abs(q)) + f"{sign}({big}-{small}):" + _sub_columns(big, small)
+
+
+def _compare(m: int, n: int) -> str:
+    """`117 vs 109:1=1 1>0,`: digits from the left up to the first that differ; empty when the lengths differ."""
+    if len(str(m)) != len(str(n)):
+        return ""
+    steps = []
+    for x, y in zip(str(m), str(n)):
+        steps.append(f"{x}{'<' if x < y else '>' if x > y else '='}{y}")
+        if x != y:
+            break
+    return f"{m} vs {n}:" + " ".join(steps) + ","
 
 
 def _division_trace(n: int, d: int) -> str:
-    """n / d for n >= 0, d > 0 by long division: each digit brought down, its quotient digit and remainder."""
+    """n / d by long division of |n| by |d|: each digit brought down, its quotient digit and remainder."""
+    sign = "-" if (n < 0) != (d < 0) else "+"
+    n, d = abs(n), abs(d)
     steps, rem, written = [], 0, ""
     for digit in str(n):
         cur = rem * 10 + int(digit)
         written += str(cur // d)
         steps.append(f"{cur}/{d}={cur // d}r{cur % d} {written}")
         rem = cur % d
-    return f"{n}/{d}:" + ",".join(steps)
+    return f"{sign}({n}/{d}):" + ",".join(steps)
 
 
 def generate(rng: random.Random, level: int) -> Example:
@@ -82,7 +101,7 @@ def generate(rng: random.Random, level: int) -> Example:
     if a == -1:
         steps.append(f"x={b - c}")
     elif a != 1:
-        steps += [f"x={c - b}/{a}", _division_trace(abs(c - b), abs(a)), f"x={x}"]
+        steps += [f"x={c - b}/{a}", _division_trace(c - b, a), f"x={x}"]
     return Example(prompt, ",".join(steps), str(x))
 
 
