@@ -73,7 +73,7 @@ def main(argv: list[str]) -> dict:
         check_mix(cfg.data.tasks, cfg.data.levels)
         check_seq_len(cfg.data)  # fails now, not mid-run, if seq_len is too short
         if cfg.run.stage == "rl":
-            check_rl_config(cfg.rl)
+            check_rl_config(cfg.rl, cfg.data.tasks)
         if cfg.run.stage == "verifier":
             verifier.check_config(cfg)
     except (KeyError, ValueError) as e:

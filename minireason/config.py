@@ -83,6 +83,7 @@ class RLConfig:
     correct_weight: float = 1.0  # reward for a right answer (scored only when well formed)
     format_weight: float = 0.1  # reward for a well-formed completion with a non-empty answer
     length_penalty: float = 0.0  # subtracted times (completion tokens / max_new); 0 means off
+    trace_weight: float = 0.0  # reward for a thinking trace whose every step checks out (tasks with check_thinking); 0 = off
     advantage: str = "drgrpo"  # "grpo" (r - mean) / std, "drgrpo" r - mean (per group), "reinforce" r - batch mean
     negative_weight: float = 1.0  # scales negative advantages; 0 learns only from better-than-average samples
     clip_low: float = 0.2  # ratio clipped below at 1 - clip_low (PPO epsilon)

@@ -32,7 +32,10 @@ One knob beyond these papers: `negative_weight` scales the negative advantages. 
 ("The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning", arXiv:2506.01347)
 split the policy gradient into reinforcing right samples and penalising wrong ones: the first
 alone raised pass@1 but narrowed the samples (pass@k fell at large k), the second alone kept
-them diverse. With 0, only better-than-average samples are learned from.
+them diverse. With 0, only better-than-average samples are learned from. And `trace_weight`
+rewards a thinking trace whose every step checks out (tasks with a `check_thinking`, for now
+countdown): an answer-only reward pays as much for a right answer reached through a wrong step,
+so without it RL reinforces those slips along with the rest of the sample.
 
 Rollout layout: row b * G + g is sample g of prompt b, so `rewards.reshape(B, G)` gives groups.
 Arrays are (B, N) with N = completion length; the prompt part is left-padded exactly as
@@ -51,7 +54,7 @@ from flax import nnx
 
 from .config import RLConfig
 from .sampler import SampleConfig, pad_prompts, sample
-from .tasks import Task, get_task, training_examples
+from .tasks import TASKS, Task, get_task, training_examples
 from .tokenizer import BOS_ID, END_THINK_ID, EOS_ID, THINK_ID, decode, parse_completion
 
 ADVANTAGE_MODES = ("grpo", "drgrpo", "reinforce")
@@ -63,11 +66,12 @@ AGGREGATIONS = ("token_mean", "seq_mean")
 def reward(task: Task, prompt: str, completion_ids, cfg: RLConfig) -> tuple[float, float, bool]:
     """(reward, correct, well_formed) for one completion; the reference the batched version is tested against."""
     ids = [int(t) for t in completion_ids]
-    _, answer, well_formed = parse_completion(ids)
+    thinking, answer, well_formed = parse_completion(ids)
     correct = task.score(prompt, answer) if well_formed else 0.0
+    clean = well_formed and task.check_thinking is not None and task.check_thinking(prompt, thinking)
     length = ids.index(EOS_ID) + 1 if EOS_ID in ids else len(ids)
     r = (cfg.correct_weight * correct + cfg.format_weight * float(well_formed and answer.strip() != "")
-         - cfg.length_penalty * length / cfg.max_new)
+         + cfg.trace_weight * float(clean) - cfg.length_penalty * length / cfg.max_new)
     return r, correct, well_formed
 
 
@@ -84,16 +88,20 @@ def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: R
     has_eos_B = np.any(tokens_BN == EOS_ID, axis=1)
     well_formed_B = has_eos_B & (closes_BN.sum(axis=1) == 1) & ~stray_B
     length_B = body_BN.sum(axis=1) + has_eos_B  # tokens up to and including <eos>
-    correct_B, nonempty_B, scored = np.zeros(len(prompts)), np.zeros(len(prompts), bool), {}
+    correct_B, nonempty_B, clean_B, scored = np.zeros(len(prompts)), np.zeros(len(prompts), bool), np.zeros(len(prompts)), {}
     for i in np.flatnonzero(well_formed_B):
-        answer = decode(tokens_BN[i, np.argmax(closes_BN[i]) + 1: length_B[i] - 1])
+        close = np.argmax(closes_BN[i])
+        answer = decode(tokens_BN[i, close + 1: length_B[i] - 1])
         key = (tasks[i].name, prompts[i], answer)
         if key not in scored:
             scored[key] = tasks[i].score(prompts[i], answer)
         correct_B[i], nonempty_B[i] = scored[key], answer.strip() != ""
-    reward_B = cfg.correct_weight * correct_B + cfg.format_weight * nonempty_B - cfg.length_penalty * length_B / cfg.max_new
+        if tasks[i].check_thinking is not None:  # logged as trace_ok; rewarded when cfg.trace_weight > 0
+            clean_B[i] = tasks[i].check_thinking(prompts[i], decode(tokens_BN[i, :close]))
+    reward_B = (cfg.correct_weight * correct_B + cfg.format_weight * nonempty_B + cfg.trace_weight * clean_B
+                - cfg.length_penalty * length_B / cfg.max_new)
     return dict(reward=reward_B.astype(np.float32), correct=correct_B.astype(np.float32),
-                well_formed=well_formed_B.astype(np.float32))
+                well_formed=well_formed_B.astype(np.float32), clean=clean_B.astype(np.float32))
 
 
 # --- advantages: each reward compared with its group ---
@@ -198,8 +206,8 @@ def policy_loss(logp_BN, old_logp_BN, adv_B, mask_BN, clip_low: float = 0.2, cli
 
 # --- the optimizer step ---
 
-def check_config(cfg: RLConfig) -> None:
-    """Raise ValueError, naming the key, for RL settings that cannot work."""
+def check_config(cfg: RLConfig, task_names=()) -> None:
+    """Raise ValueError, naming the key, for RL settings that cannot work (with these tasks)."""
     if cfg.advantage not in ADVANTAGE_MODES:
         raise ValueError(f"rl.advantage must be one of {', '.join(ADVANTAGE_MODES)}, got {cfg.advantage!r}")
     if cfg.aggregation not in AGGREGATIONS:
@@ -211,6 +219,13 @@ def check_config(cfg: RLConfig) -> None:
         raise ValueError(f"rl.negative_weight must be >= 0 (1 is plain policy gradient), got {cfg.negative_weight}")
     if not cfg.temperature > 0:
         raise ValueError(f"rl.temperature must be > 0 (RL needs samples that differ), got {cfg.temperature}")
+    if not cfg.trace_weight >= 0:
+        raise ValueError(f"rl.trace_weight must be >= 0 (0 is off), got {cfg.trace_weight}")
+    unchecked = [name for name in task_names if get_task(name).check_thinking is None]
+    if cfg.trace_weight > 0 and unchecked:
+        checked = [name for name, t in TASKS.items() if t.check_thinking is not None]
+        raise ValueError(f"rl.trace_weight > 0 needs tasks that can check a trace step by step ({', '.join(checked)}); "
+                         f"{', '.join(unchecked)} cannot: set rl.trace_weight = 0")
 
 
 def make_rl_step(graphdef, tx: optax.GradientTransformation, cfg: RLConfig):
@@ -281,7 +296,9 @@ def _keep_groups(rollouts: list[dict], B: int, G: int) -> dict:
 def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=None):
     """update(step, params, opt_state) -> (params, opt_state, metrics): one full RL step for train.py."""
     rl, G, B = cfg.rl, cfg.rl.group_size, cfg.rl.prompts_per_step
+    check_config(rl, cfg.data.tasks)
     rl_step = make_rl_step(graphdef, tx, rl)
+    can_check = all(get_task(name).check_thinking for name in cfg.data.tasks)  # else trace_ok is not logged
 
     def update(step: int, params, opt_state):
         t0 = time.time()
@@ -305,14 +322,18 @@ def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=N
         sampled = sum(int(r["length"].sum()) for r in pool)
         learned = int(np.sum(np.asarray(completion_mask(batch["completion"])))) * rl.ppo_epochs
         # Reward statistics describe the first rollout: an unbiased look at the current policy.
-        return params, opt_state, dict(
+        metrics = dict(
             {k: float(v) for k, v in m.items()},
             reward=float(first["reward"].mean()), accuracy=float(first["correct"].mean()),
-            format_rate=float(first["well_formed"].mean()), zero_signal_groups=float(1 - _has_signal(first["reward"], G).mean()),
+            format_rate=float(first["well_formed"].mean()),
+            zero_signal_groups=float(1 - _has_signal(first["reward"], G).mean()),
             thinking_tokens=float(first["thinking"].mean()), answer_tokens=float(first["answer"].mean()),
             truncated=float(first["truncated"].mean()), rollouts=len(pool),
             completions_per_s=sum(len(r["reward"]) for r in pool) / (t1 - t0),
             rollout_tokens_per_s=sampled / (t1 - t0), learner_tokens_per_s=learned / (t2 - t1),
             sampling_fraction=(t1 - t0) / (t2 - t0))
+        if can_check:  # the share of rollouts whose every thinking step checks out
+            metrics["trace_ok"] = float(first["clean"].mean())
+        return params, opt_state, metrics
 
     return update

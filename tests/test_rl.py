@@ -6,12 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 from flax import nnx
 
 from minireason.config import RLConfig
 from minireason.evaluate import pass_at_k
 from minireason.model import ModelConfig, Transformer
-from minireason.rl import (completion_logprobs, completion_mask, group_advantages, kl_k3, make_rl_step,
+from minireason.rl import (check_config, completion_logprobs, completion_mask, group_advantages, kl_k3, make_rl_step,
                            policy_loss, reward, rollout_rewards)
 from minireason.sampler import SampleConfig, pad_prompts, sample
 from minireason.tasks import get_task
@@ -54,6 +55,24 @@ def test_batched_rewards_equal_one_by_one():
     np.testing.assert_array_equal(batched["correct"], single[:, 1])
     np.testing.assert_array_equal(batched["well_formed"], single[:, 2])
     assert 0 < batched["correct"].sum() < batched["well_formed"].sum() < len(rows)
+
+
+def test_trace_reward_pays_only_for_traces_whose_steps_check_out():
+    """A right answer reached through a wrong step earns less than the same answer with every step right."""
+    cfg = RLConfig(format_weight=0.1, trace_weight=0.5, max_new=96)
+    prompt, good = "make 24 from 2 5 7", "7*2=14 14+5=19 no;7+5=12 12*2=24 ok;(7+5)*2=24"
+    rows = [encode(thinking) + [END_THINK_ID] + encode(answer) + [EOS_ID]
+            for thinking, answer in [(good, "(7+5)*2"), (good.replace("14+5=19", "14+5=18"), "(7+5)*2"),
+                                     (good, "7*5-2"), (good.replace("12*2=24 ok", "12*2=24 no"), "(7+5)*2")]]
+    rows = np.array([(r + [PAD_ID] * 96)[:96] for r in rows])
+    task = get_task("countdown")
+    batched = rollout_rewards([task] * 4, [prompt] * 4, rows, cfg)
+    np.testing.assert_allclose(batched["reward"], [1.6, 1.1, 0.6, 1.1], atol=1e-6)
+    np.testing.assert_array_equal(batched["clean"], [1, 0, 1, 0])  # the third: every step right, the answer not
+    np.testing.assert_allclose([reward(task, prompt, r, cfg)[0] for r in rows], batched["reward"], atol=1e-6)
+    check_config(cfg, ["countdown"])
+    with pytest.raises(ValueError, match="trace_weight"):
+        check_config(cfg, ["countdown", "add"])  # add has no step checker
 
 
 def test_group_advantages_and_zero_signal_groups():

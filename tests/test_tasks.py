@@ -193,6 +193,33 @@ def test_countdown_any_valid_expression_scores():
         assert accepted >= 1
 
 
+@pytest.mark.parametrize("level", range(countdown.TASK.min_level, countdown.TASK.max_level + 1))
+def test_countdown_generated_traces_check_out(level):
+    assert all(countdown.check_thinking(ex.prompt, ex.thinking) for ex in examples("countdown", level))
+
+
+GOOD = "7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24"
+
+
+@pytest.mark.parametrize("thinking,expected", [
+    (GOOD, True),
+    ("7*2=14 14+5=19 no;...;7+5=12 12*2=24 ok;(7+5)*2=24", True),  # skipped dead ends
+    ("7+5=12 12*2=24 ok;(7+5)*2=24", True),  # no dead ends
+    (GOOD.replace("14+5=19", "14+5=18"), False),  # wrong arithmetic in a dead end: the answer is still right
+    (GOOD.replace("35-2=33 no", "35-2=33 ok"), False),  # `ok` short of the target
+    ("7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 no;(7+5)*2=24", False),  # `no` at the target
+    (GOOD.replace("7*5=35 35-2=33", "7*5=35 35-5=30"), False),  # uses 5 twice
+    (GOOD.replace("7*2=14 14+5=19", "7*3=21 21+5=26"), False),  # a number not given
+    (GOOD.replace("(7+5)*2=24", "(7+5)*2=25"), False), (GOOD.replace("(7+5)*2=24", "(7-5)*2=24"), False),  # closing line
+    ("7*2=14 14+5=19 no;(7+5)*2=24", False),  # no attempt reached the target
+    ("7+5=12 12*2=24 ok", False), ("", False), ("7+5=12  12*2=24 ok;(7+5)*2=24", False),  # no closing line; odd spacing
+    ("7+5=12 12*2=24 ok;(7+5)*2=24;(7+5)*2=24", False), ("7/0=0 12*2=24 ok;(7+5)*2=24", False),
+    ("7*2=14 14+5=19 no;...;(7+5)*2=24", False),  # the success itself skipped
+])
+def test_countdown_thinking_check(thinking, expected):
+    assert countdown.check_thinking("make 24 from 2 5 7", thinking) is expected
+
+
 @pytest.mark.parametrize("prompt,answer,expected", [
     ("make 24 from 2 3 4", "2*3*4", 1), ("make 24 from 2 3 4", "4*(3*2)", 1), ("make 24 from 2 3 4", " 2 * 3 * 4 ", 1),
     ("make 24 from 1 3 4 6", "6/(1-3/4)", 1),  # fractions on the way are fine

@@ -33,6 +33,9 @@ class Task:
     level_help: str  # what the level knob means for this task, for `minireason tasks`
     generate: Callable[[random.Random, int], Example]
     score: Callable[[str, str], float]
+    # Optional: check_thinking(prompt, thinking) is True when every checkable step of the trace is
+    # right (rl.trace_weight rewards it). Only tasks whose traces can be checked step by step have one.
+    check_thinking: Callable[[str, str], bool] | None = None
 
 
 def is_heldout(prompt: str) -> bool:

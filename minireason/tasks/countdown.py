@@ -27,6 +27,7 @@ integer; the scorer accepts any exact rational arithmetic (e.g. `6/(1-3/4)` for 
 
 import operator
 import random
+import re
 from fractions import Fraction
 
 from .base import Example, Task, parse_int
@@ -221,6 +222,49 @@ def score(prompt: str, answer: str) -> float:
     return 1.0 if value == target else 0.0
 
 
+# --- checking the thinking: is every step of a trace true? (an optional RL reward) ---
+
+STEP = re.compile(r"(\d+)([-+*/])(\d+)=(\d+)")
+
+
+def check_thinking(prompt: str, thinking: str) -> bool:
+    """True when every checkable step of a trace holds: a right answer can hide wrong steps.
+
+    Each attempt starts from the prompt's numbers; every step `a op b = c` must use two numbers
+    still available and compute c exactly; an attempt ends `ok` exactly when it reached the
+    target, and the last one (before the closing check) ends `ok`; the closing `EXPR=N` has
+    N = target and EXPR right by `score`. `...` (skipped dead ends) is allowed between attempts.
+    """
+    parsed = parse_prompt(prompt)
+    if parsed is None or len(thinking) > 1000:
+        return False
+    target, numbers = parsed
+    *attempts, closing = thinking.split(";")
+    if not attempts or not attempts[-1].endswith(" ok"):
+        return False
+    for attempt in attempts:
+        if attempt == "...":
+            continue
+        *steps, verdict = attempt.split(" ")
+        pool, c = list(numbers), None
+        for step in steps:
+            m = STEP.fullmatch(step)
+            if not m:
+                return False
+            a, op, b, c = int(m[1]), m[2], int(m[3]), int(m[4])
+            for n in (a, b):
+                if n not in pool:  # a number this attempt does not have, or has used already
+                    return False
+                pool.remove(n)
+            if (op == "/" and b == 0) or ARITHMETIC[op](Fraction(a), Fraction(b)) != c:
+                return False
+            pool.append(c)
+        if c is None or verdict not in ("ok", "no") or (verdict == "ok") != (c == target):
+            return False
+    expression, _, value = closing.rpartition("=")
+    return value == str(target) and score(prompt, expression) == 1.0
+
+
 TASK = Task(
     name="countdown",
     min_level=2,
@@ -228,4 +272,5 @@ TASK = Task(
     level_help="how many numbers (each 1..12); targets 10..60 up to 3 numbers, 10..100 for 4, 10..200 for 5",
     generate=generate,
     score=score,
+    check_thinking=check_thinking,
 )
