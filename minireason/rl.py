@@ -79,7 +79,8 @@ def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: R
     """Rewards for a whole rollout: the format check is vectorised and each distinct answer is scored once.
 
     In a group many samples give the same answer, so scoring by (task, prompt, answer) saves most
-    verifier calls. Returns float32 arrays reward, correct and well_formed, each (B,).
+    verifier calls. Returns float32 arrays reward, correct, well_formed and clean (every step of
+    the thinking checks out, for tasks that can check), each (B,).
     """
     tokens_BN = np.asarray(completion_BN)
     body_BN = np.cumsum(tokens_BN == EOS_ID, axis=1) == 0  # strictly before the first <eos>
@@ -88,7 +89,8 @@ def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: R
     has_eos_B = np.any(tokens_BN == EOS_ID, axis=1)
     well_formed_B = has_eos_B & (closes_BN.sum(axis=1) == 1) & ~stray_B
     length_B = body_BN.sum(axis=1) + has_eos_B  # tokens up to and including <eos>
-    correct_B, nonempty_B, clean_B, scored = np.zeros(len(prompts)), np.zeros(len(prompts), bool), np.zeros(len(prompts)), {}
+    n = len(prompts)
+    correct_B, nonempty_B, clean_B, scored = np.zeros(n), np.zeros(n, bool), np.zeros(n), {}
     for i in np.flatnonzero(well_formed_B):
         close = np.argmax(closes_BN[i])
         answer = decode(tokens_BN[i, close + 1: length_B[i] - 1])
