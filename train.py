@@ -70,7 +70,7 @@ def main(argv: list[str]) -> dict:
         raise TrainError("usage: python train.py CONFIG.toml [section.key=value ...]")
     cfg = config_lib.load(argv[0], argv[1:])
     try:
-        check_mix(cfg.data.tasks, cfg.data.levels)
+        check_mix(cfg.data.tasks, cfg.data.levels, cfg.data.train_buckets)
         check_seq_len(cfg.data)  # fails now, not mid-run, if seq_len is too short
         if cfg.run.stage == "rl":
             check_rl_config(cfg.rl, cfg.data.tasks)

@@ -39,6 +39,9 @@ class DataConfig:
     think: bool = True  # False trains the no-think format (answer directly)
     batch_size: int = 64
     seq_len: int = 64  # every example is padded to this; longer ones are an error
+    # Training draws prompts whose hash bucket (0..9; 0 is held out) is in low..high. The default is
+    # all of them; a narrower range keeps, say, SFT's prompts and RL's apart on a small task.
+    train_buckets: tuple[int, int] = (1, 9)
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ class ModelConfig:
     vocab_size: int = VOCAB_SIZE  # V
 
 
-Cache = tuple[tuple[jax.Array, jax.Array], ...]  # per layer: (k_BSHK, v_BSHK)
+# Per layer: (k_BHSK, v_BHSK). Heads before positions: a decode step reads each head's keys as one
+# contiguous block: 2.4x the decode speed of (B, S, H, K) on a 2-core CPU (README, speed table).
+Cache = tuple[tuple[jax.Array, jax.Array], ...]
 
 
 def init_cache(cfg: ModelConfig, batch: int, length: int) -> Cache:
-    shape = (batch, length, cfg.n_heads, cfg.d_model // cfg.n_heads)
+    shape = (batch, cfg.n_heads, length, cfg.d_model // cfg.n_heads)
     zeros = jnp.zeros(shape, jnp.dtype(cfg.dtype))
     return tuple((zeros, zeros) for _ in range(cfg.n_layers))
 
@@ -77,14 +79,15 @@ class Attention(nnx.Module):
         H = self.cfg.n_heads
         q, k, v = jnp.split(self.qkv(x_BTD).reshape(B, T, 3 * H, D // H), 3, axis=2)  # (B, T, H, K) each
         q, k = rope(q, pos_BT, self.cfg.rope_base), rope(k, pos_BT, self.cfg.rope_base)
+        q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))  # (B, H, T, K)
         if kv is not None:  # write this call's keys/values into the cache, then attend over all of it
-            k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), (0, index, 0, 0))
-            v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), (0, index, 0, 0))
+            k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), (0, 0, index, 0))
+            v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), (0, 0, index, 0))
             kv = (k, v)
-        scores_BHTS = jnp.einsum("bthk,bshk->bhts", q, k).astype(jnp.float32) / (D // H) ** 0.5
+        scores_BHTS = jnp.einsum("bhtk,bhsk->bhts", q, k).astype(jnp.float32) / (D // H) ** 0.5
         scores_BHTS = jnp.where(mask_BTS[:, None], scores_BHTS, -1e30)
         probs_BHTS = jax.nn.softmax(scores_BHTS, axis=-1).astype(v.dtype)
-        y_BTHK = jnp.einsum("bhts,bshk->bthk", probs_BHTS, v)
+        y_BTHK = jnp.einsum("bhts,bhsk->bthk", probs_BHTS, v)
         return self.out(y_BTHK.reshape(B, T, D)), kv
 
 
@@ -123,7 +126,7 @@ class Transformer(nnx.Module):
         B, T = tokens_BT.shape
         start_B = jnp.zeros((B,), jnp.int32) if start_B is None else start_B
         q_idx_T = index + jnp.arange(T)
-        k_idx_S = jnp.arange(T if cache is None else cache[0][0].shape[1])
+        k_idx_S = jnp.arange(T if cache is None else cache[0][0].shape[2])
         mask_BTS = (k_idx_S[None, None, :] <= q_idx_T[None, :, None]) & (k_idx_S[None, None, :] >= start_B[:, None, None])
         pos_BT = jnp.maximum(q_idx_T[None, :] - start_B[:, None], 0)
         x_BTD = self.embed(tokens_BT).astype(jnp.dtype(self.cfg.dtype))

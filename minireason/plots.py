@@ -42,7 +42,8 @@ def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str
         import matplotlib.pyplot as plt
     except ImportError:
         raise PlotError('plots need matplotlib: pip install -e ".[plot]"') from None
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    beside = len(series) > 4  # a legend that long would cover the lines: put it to the right
+    fig, ax = plt.subplots(figsize=(9 if beside else 6, 4), dpi=100)
     for label, (xs, ys) in series.items():
         ax.plot(xs, ys, marker="o", markersize=3, label=label)
     if hline is not None:
@@ -55,7 +56,7 @@ def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str
         ax.set_xticks(xticks, [str(x) for x in xticks])
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(**(dict(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small") if beside else {}))
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

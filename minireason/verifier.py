@@ -150,7 +150,7 @@ def collect(cfg, path, log=print) -> dict:
         raise CheckpointError(f"verifier.policy={cfg.verifier.policy} is a verifier run; name the policy it should judge")
     v, tasks = cfg.verifier, sorted(cfg.data.tasks)
     drawn = {"train": training_examples(cfg.data.tasks, cfg.data.levels, random.Random(f"{cfg.run.seed}/verifier"),
-                                        v.n_prompts),
+                                        v.n_prompts, cfg.data.train_buckets),
              "heldout": [(name, ex) for name, level in eval_levels(cfg).items()
                          for ex in heldout_examples(name, level, cfg.eval.n)]}
     sample_cfg = SampleConfig(max_new=v.max_new, temperature=v.temperature)

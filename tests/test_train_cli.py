@@ -104,6 +104,7 @@ def one_line_error(*args):
     ("train.stpes=3", "train.steps"),  # the close match is suggested
     ("train.steps=lots", "must be int"),
     ("data.tasks={addd=1}", "add"),
+    ("data.train_buckets=[0,9]", "bucket 0 is the held-out split"),
     ("run.stage=rl rl.advantage=ppo", "rl.advantage must be one of"),
     ("run.stage=rl run.init_from=nowhere", "not a run directory"),
 ])

@@ -2,7 +2,7 @@
 
 import difflib
 
-from .base import Example, Task, draw, is_heldout
+from .base import TRAIN_BUCKETS, Example, Task, draw, is_heldout
 from . import arithmetic, compare, count, countdown, equation, logic
 
 TASKS: dict[str, Task] = {
@@ -21,8 +21,8 @@ def get_task(name: str) -> Task:
 __all__ = ["Example", "Task", "TASKS", "draw", "get_task", "is_heldout"]
 
 
-def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]]) -> None:
-    """Fail early, with a clear message, on unknown tasks or levels out of range."""
+def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]], buckets: tuple[int, int] = TRAIN_BUCKETS) -> None:
+    """Fail early, with a clear message, on unknown tasks, levels out of range or training buckets out of range."""
     for name in list(tasks) + list(levels):
         get_task(name)
     for name, (lo, hi) in levels.items():
@@ -31,17 +31,21 @@ def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]]) -> No
             raise ValueError(f"levels for {name!r} must satisfy {t.min_level} <= low <= high <= {t.max_level}, got [{lo}, {hi}]")
     if not tasks or any(w < 0 for w in tasks.values()) or sum(tasks.values()) <= 0:
         raise ValueError(f"task weights must be non-negative and not all zero, got {tasks}")
+    if not TRAIN_BUCKETS[0] <= buckets[0] <= buckets[1] <= TRAIN_BUCKETS[1]:
+        raise ValueError(f"data.train_buckets must satisfy {TRAIN_BUCKETS[0]} <= low <= high <= {TRAIN_BUCKETS[1]} "
+                         f"(bucket 0 is the held-out split), got {list(buckets)}")
 
 
-def training_examples(tasks: dict[str, float], levels: dict[str, tuple[int, int]], rng, n: int) -> list[tuple[str, Example]]:
-    """n (task name, example) pairs from the training side of the split, drawn by weight."""
+def training_examples(tasks: dict[str, float], levels: dict[str, tuple[int, int]], rng, n: int,
+                      buckets: tuple[int, int] = TRAIN_BUCKETS) -> list[tuple[str, Example]]:
+    """n (task name, example) pairs from the training side of the split (hash buckets lo..hi), drawn by weight."""
     names = list(tasks)
     picks = rng.choices(names, weights=[tasks[k] for k in names], k=n)
     out = []
     for name in picks:
         t = TASKS[name]
         lo, hi = levels.get(name, (t.min_level, t.max_level))
-        out.append((name, draw(t, rng, rng.randint(lo, hi), heldout=False)))
+        out.append((name, draw(t, rng, rng.randint(lo, hi), heldout=False, buckets=buckets)))
     return out
 
 

@@ -5,9 +5,10 @@ A task is a plain record of two functions. `generate(rng, level)` returns an `Ex
 answer is exactly right and 0.0 otherwise. Scorers are the RL reward, so they never raise and
 never hand text to Python's evaluator: they parse it with small hand-written parsers with size limits.
 
-Train/held-out split: a prompt is held out when a stable hash of its text lands in one bucket
-of ten. Training draws skip those prompts and evaluation draws only those, so the two sets
-never overlap, whatever the seeds.
+Train/held-out split: a stable hash of a prompt's text puts it in one of ten buckets; bucket 0
+is held out. Training draws skip those prompts and evaluation draws only those, so the two sets
+never overlap, whatever the seeds. A config can narrow training further to a range of the other
+buckets (`data.train_buckets`), e.g. to give SFT and RL different prompts of a small task.
 """
 
 import random
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 HELDOUT_BUCKETS = 10  # one prompt in ten is held out
+TRAIN_BUCKETS = (1, HELDOUT_BUCKETS - 1)  # every bucket but the held-out one
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,19 @@ class Task:
     check_thinking: Callable[[str, str], bool] | None = None
 
 
+def bucket(prompt: str) -> int:
+    return zlib.crc32(prompt.encode()) % HELDOUT_BUCKETS
+
+
 def is_heldout(prompt: str) -> bool:
-    return zlib.crc32(prompt.encode()) % HELDOUT_BUCKETS == 0
+    return bucket(prompt) == 0
 
 
-def draw(task: Task, rng: random.Random, level: int, heldout: bool) -> Example:
-    """One example from the training side (heldout=False) or the held-out side of the split."""
+def draw(task: Task, rng: random.Random, level: int, heldout: bool, buckets: tuple[int, int] = TRAIN_BUCKETS) -> Example:
+    """One example from the held-out side of the split, or from training buckets lo..hi (`buckets`)."""
     for _ in range(10_000):
         ex = task.generate(rng, level)
-        if is_heldout(ex.prompt) == heldout:
+        if (bucket(ex.prompt) == 0) if heldout else (buckets[0] <= bucket(ex.prompt) <= buckets[1]):
             return ex
     raise RuntimeError(f"task {task.name!r} level {level}: could not draw a {'held-out' if heldout else 'training'} prompt")
 
