@@ -52,7 +52,8 @@ def draw(task: Task, rng: random.Random, level: int, heldout: bool, buckets: tup
     """One example from the held-out side of the split, or from training buckets lo..hi (`buckets`)."""
     for _ in range(10_000):
         ex = task.generate(rng, level)
-        if (bucket(ex.prompt) == 0) if heldout else (buckets[0] <= bucket(ex.prompt) <= buckets[1]):
+        b = bucket(ex.prompt)
+        if (b == 0) if heldout else (buckets[0] <= b <= buckets[1]):
             return ex
     raise RuntimeError(f"task {task.name!r} level {level}: could not draw a {'held-out' if heldout else 'training'} prompt")
 
