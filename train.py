@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from minireason import config as config_lib, verifier
 from minireason.checkpoint import Checkpointer, CheckpointError, load_run
-from minireason.evaluate import eval_levels, evaluate_task, sampled_pass_at_k
+from minireason.evaluate import eval_levels, evaluate_levels, sampled_pass_at_k
 from minireason.model import Transformer, count_params
 from minireason.rl import check_config as check_rl_config, make_rl_update
 from minireason.sampler import SampleConfig
@@ -38,18 +38,21 @@ class TrainError(RuntimeError):
 
 
 def run_eval(graphdef, params, cfg, n: int, key, log=print) -> dict:
+    """Greedy held-out accuracy of each task at every level it was trained on (its highest level's metrics on top)."""
     sample_cfg = SampleConfig(max_new=cfg.eval.max_new)
     results = {}
-    for name, level in eval_levels(cfg).items():
-        r = evaluate_task(graphdef, params, name, level, n, sample_cfg, key, cfg.eval.batch_size)
+    for name, levels in eval_levels(cfg).items():
+        r = evaluate_levels(graphdef, params, name, levels, n, sample_cfg, key, cfg.eval.batch_size)
         if cfg.eval.samples > 0:
-            r.update(sampled_pass_at_k(graphdef, params, name, level, n, cfg.eval.samples,
+            r.update(sampled_pass_at_k(graphdef, params, name, levels[-1], n, cfg.eval.samples,
                                        SampleConfig(max_new=cfg.eval.max_new, temperature=cfg.eval.temperature),
                                        key, cfg.eval.batch_size))
         results[name] = r
-        passes = "".join(f", {k} {v:.3f}" for k, v in r.items() if k.startswith("pass@"))
-        log(f"  eval {name} level {level}: accuracy {r['accuracy']:.3f} on {r['n']} held-out{passes}, "
-            f"format {r['format_rate']:.3f}, thinking {r['thinking_tokens']:.1f} tok")
+        passes = "".join(f", {k} {v:.3f}" for k, v in r.items() if k.startswith("pass@"))  # at the highest level
+        for level, m in r["levels"].items():
+            top = int(level) == r["level"]
+            log(f"  eval {name} level {level}: accuracy {m['accuracy']:.3f} on {m['n']} held-out{passes if top else ''}, "
+                f"format {m['format_rate']:.3f}, thinking {m['thinking_tokens']:.1f} tok")
         for s in r["samples"][:cfg.eval.show]:
             mark = "ok" if s["answer"].strip() == s["expected"] else f"expected {s['expected']}"
             log(f"    {s['prompt']} <think>{s['thinking'][:120]}</think> {s['answer']!r}  [{mark}]")
@@ -214,6 +217,8 @@ def log_eval(writer, results: dict, step: int, run_dir: Path) -> None:
         for metric, value in r.items():
             if metric in ("accuracy", "auc", "thinking_tokens", "format_rate") or metric.startswith("pass@"):
                 writer.add_scalar(f"eval/{name}/{metric}", value, step)
+        for level, m in r.get("levels", {}).items():
+            writer.add_scalar(f"eval/{name}/level{level}/accuracy", m["accuracy"], step)
     writer.flush()
     with open(run_dir / "eval_history.jsonl", "a") as f:
         f.write(json.dumps(dict(step=step, **summary(results))) + "\n")

@@ -65,6 +65,22 @@ def _budgets(text: str) -> list[int]:
     return budgets
 
 
+def _levels(text: str | None, task, cfg) -> list[int]:
+    """--level: a number, `all` (every level of the task) or none (the levels the run was trained on)."""
+    from .evaluate import eval_levels
+
+    if text is None:
+        if task.name not in cfg.data.tasks:
+            raise UsageError(f"the run was not trained on {task.name!r}; pass --level ({task.min_level}..{task.max_level} "
+                             "or all)")
+        return eval_levels(cfg)[task.name]
+    if text == "all":
+        return list(range(task.min_level, task.max_level + 1))
+    if not text.isdigit() or not task.min_level <= int(text) <= task.max_level:
+        raise UsageError(f"--level for {task.name!r} must be in {task.min_level}..{task.max_level} or all, got {text!r}")
+    return [int(text)]
+
+
 def _check_prompt(prompt: str, where: str) -> None:
     try:
         encode(prompt)
@@ -118,7 +134,7 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     """Greedy accuracy; with --k K the test-time compute ladder from K samples; with --sweep its curves and plots."""
-    from .evaluate import budget_sweep, eval_levels, evaluate_task, sample_ladder
+    from .evaluate import budget_sweep, evaluate_levels, sample_ladder
 
     task = get_task(args.task)
     if args.k < 1 or (args.k == 1 and (args.sweep or args.verifier)):
@@ -126,18 +142,18 @@ def cmd_eval(args) -> int:
     budgets = _budgets(args.budgets) if args.sweep else []
     cfg, graphdef, params = _load_policy(args.checkpoint)
     scorer = _load_scorer(args.verifier, args.task) if args.verifier else None
-    level = args.level
-    if level is None:
-        if args.task not in cfg.data.tasks:
-            raise UsageError(f"the run was not trained on {args.task!r}; pass --level ({task.min_level}..{task.max_level})")
-        level = eval_levels(cfg)[args.task]
-    if not task.min_level <= level <= task.max_level:
-        raise UsageError(f"--level for {args.task!r} must be in {task.min_level}..{task.max_level}, got {level}")
+    levels = _levels(args.level, task, cfg)
+    if len(levels) > 1 and (args.k > 1 or args.sweep):  # sampling many times: the highest level only
+        if args.level is not None:
+            raise UsageError("--k and --sweep take one --level; --level all gives greedy accuracy per level")
+        levels = levels[-1:]
     sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
                               min_thinking=args.min_thinking)
     key = jax.random.key(args.seed)
-    r = evaluate_task(graphdef, params, args.task, level, args.n, sample_cfg, key)
+    r = evaluate_levels(graphdef, params, args.task, levels, args.n, sample_cfg, key)
     r.pop("samples")
+    level = levels[-1]
+    tag = str(level) if len(levels) == 1 else f"{levels[0]}-{level}"
     if args.k > 1:  # all K samples are drawn once; every k <= K is computed from them
         sampled = dataclasses.replace(sample_cfg, temperature=args.temperature)
         r.update(sample_ladder(graphdef, params, args.task, level, args.n, args.k, sampled, key, scorer=scorer))
@@ -146,15 +162,19 @@ def cmd_eval(args) -> int:
     if args.sweep:
         r["budgets"] = budget_sweep(graphdef, params, args.task, level, args.n, budgets, sample_cfg.max_new, key)
     stem = "sweep" if args.sweep else "eval"
-    out = Path(args.output or Path(args.checkpoint) / f"{stem}_{args.task}_level{level}.json")
+    out = Path(args.output or Path(args.checkpoint) / f"{stem}_{args.task}_level{tag}.json")
     out.write_text(json.dumps(r, indent=2))
     for k, v in r.items():
-        if k not in ("curves", "budgets"):
+        if k not in ("curves", "budgets", "levels"):
             print(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
     for metric, curve in r.get("curves", {}).items():
         print(f"{metric:24s} " + "  ".join(f"k={k} {v:.3f}" for k, v in curve.items()))
     for row in r.get("budgets", []):
         print(f"thinking budget {row['budget']:<8d} accuracy {row['accuracy']:.3f}, thinking {row['thinking_tokens']:.1f} tok")
+    if len(levels) > 1:
+        print(f"{'level':>5}  {'held-out':>8}  {'accuracy':>8}  {'format':>6}  {'thinking tokens':>15}")
+        for lv, m in r["levels"].items():
+            print(f"{lv:>5}  {m['n']:>8}  {m['accuracy']:>8.1%}  {m['format_rate']:>6.1%}  {m['thinking_tokens']:>15.1f}")
     print(f"wrote {out}")
     if args.sweep:
         _plot_sweep(r, out)
@@ -244,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="held-out accuracy on a task; with --k, what more samples buy")
     sampling(e, samples=False)
     e.add_argument("--task", required=True)
-    e.add_argument("--level", type=int, default=None, help="default: the level the run was evaluated at")
+    e.add_argument("--level", default=None,
+                   help="a level, or all (every level of the task); default: every level the run was trained on")
     e.add_argument("--n", type=int, default=1000, help="held-out problems")
     e.add_argument("--k", type=int, default=1, help="samples per problem: pass@k, maj@k (and rerank@k with --verifier)")
     e.add_argument("--temperature", type=float, default=1.0, help="for the k samples (greedy accuracy is always reported)")

@@ -29,10 +29,14 @@ from .sampler import SampleConfig, generate
 from .tasks import get_task, heldout_examples
 
 
-def eval_levels(cfg) -> dict[str, int]:
-    """Each trained task's eval level: eval.levels if set, else the highest level it was trained on."""
-    return {name: cfg.eval.levels.get(name, cfg.data.levels.get(name, (0, get_task(name).max_level))[1])
-            for name in cfg.data.tasks}
+def eval_levels(cfg) -> dict[str, list[int]]:
+    """Each trained task's eval levels, lowest first: every level it was trained on, or eval.levels[task] alone."""
+    out = {}
+    for name in cfg.data.tasks:
+        task = get_task(name)
+        lo, hi = cfg.data.levels.get(name, (task.min_level, task.max_level))
+        out[name] = [cfg.eval.levels[name]] if name in cfg.eval.levels else list(range(lo, hi + 1))
+    return out
 
 
 def evaluate_task(graphdef, params, name: str, level: int, n: int, sample_cfg: SampleConfig, key,
@@ -50,6 +54,18 @@ def evaluate_task(graphdef, params, name: str, level: int, n: int, sample_cfg: S
         answer_tokens=float(np.mean([o["answer_tokens"] for o in outs])),
         samples=[dict(prompt=ex.prompt, expected=ex.answer, **o) for ex, o in zip(examples, outs)],
     )
+
+
+LEVEL_METRICS = ("n", "accuracy", "format_rate", "thinking_tokens", "answer_tokens")
+
+
+def evaluate_levels(graphdef, params, name: str, levels: list[int], n: int, sample_cfg: SampleConfig, key,
+                    batch_size: int = 256) -> dict:
+    """`evaluate_task` at each level; returns the highest level's result with `levels`: {level: its metrics}."""
+    per_level = {level: evaluate_task(graphdef, params, name, level, n, sample_cfg, key, batch_size) for level in levels}
+    top = per_level[levels[-1]]
+    top["levels"] = {str(level): {m: r[m] for m in LEVEL_METRICS} for level, r in per_level.items()}
+    return top
 
 
 def budget_sweep(graphdef, params, name: str, level: int, n: int, budgets: list[int], max_new: int, key,

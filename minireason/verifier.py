@@ -151,8 +151,8 @@ def collect(cfg, path, log=print) -> dict:
     v, tasks = cfg.verifier, sorted(cfg.data.tasks)
     drawn = {"train": training_examples(cfg.data.tasks, cfg.data.levels, random.Random(f"{cfg.run.seed}/verifier"),
                                         v.n_prompts, cfg.data.train_buckets),
-             "heldout": [(name, ex) for name, level in eval_levels(cfg).items()
-                         for ex in heldout_examples(name, level, cfg.eval.n)]}
+             "heldout": [(name, ex) for name, levels in eval_levels(cfg).items()
+                         for ex in heldout_examples(name, levels[-1], cfg.eval.n)]}
     sample_cfg = SampleConfig(max_new=v.max_new, temperature=v.temperature)
     data = {"tasks": tasks}
     for split_index, split in enumerate(SPLITS):

@@ -81,7 +81,21 @@ def test_generate_sample_eval(run_dir, tmp_path, capsys):
     assert "thinking:" in capsys.readouterr().out
     assert cli.main(["eval", "--checkpoint", str(run_dir), "--task", "add", "--n", "8"]) == 0
     result = json.loads((run_dir / "eval_add_level1.json").read_text())
-    assert 0.0 <= result["accuracy"] <= 1.0 and result["n"] == 8
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert result["n"] == 8
+
+
+def test_eval_reports_every_level(run_dir, tmp_path, capsys):
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert list(report["tasks"]["add"]["levels"]) == ["1"]  # the tiny config trains add at level 1 only
+    out = tmp_path / "levels.json"
+    assert cli.main(["eval", "--checkpoint", str(run_dir), "--task", "add", "--level", "all", "--n", "4",
+                     "--output", str(out)]) == 0
+    levels = json.loads(out.read_text())["levels"]
+    assert list(levels) == ["1", "2", "3", "4", "5", "6"]
+    assert all(m["n"] == 4 and 0.0 <= m["accuracy"] <= 1.0 for m in levels.values())
+    table = capsys.readouterr().out
+    assert all(f"\n{level:>5}  " in table for level in range(1, 7))
 
 
 def test_tasks_lists_every_task(capsys):

@@ -2,7 +2,7 @@
 
 import difflib
 
-from .base import TRAIN_BUCKETS, Example, Task, draw, is_heldout
+from .base import TRAIN_BUCKETS, Example, Task, draw
 from . import arithmetic, compare, count, countdown, equation, logic
 
 TASKS: dict[str, Task] = {
@@ -18,7 +18,7 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
-__all__ = ["Example", "Task", "TASKS", "draw", "get_task", "is_heldout"]
+__all__ = ["Example", "Task", "TASKS", "draw", "get_task"]
 
 
 def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]], buckets: tuple[int, int] = TRAIN_BUCKETS) -> None:

@@ -5,9 +5,11 @@ A task is a plain record of two functions. `generate(rng, level)` returns an `Ex
 answer is exactly right and 0.0 otherwise. Scorers are the RL reward, so they never raise and
 never hand text to Python's evaluator: they parse it with small hand-written parsers with size limits.
 
-Train/held-out split: a stable hash of a prompt's text puts it in one of ten buckets; bucket 0
-is held out. Training draws skip those prompts and evaluation draws only those, so the two sets
-never overlap, whatever the seeds. A config can narrow training further to a range of the other
+Train/held-out split: a stable hash of the *problem* a prompt states puts it in one of ten
+buckets; bucket 0 is held out. Spellings of one problem share a bucket (`Task.problem` maps
+`5+3=` and `3+5=`, or countdown's numbers in any order, to one key), so a reordered training
+problem is never counted as held-out. Training draws skip bucket 0 and evaluation draws only it,
+so the two sets never overlap, whatever the seeds. A config can narrow training further to a range of the other
 buckets (`data.train_buckets`), e.g. to give SFT and RL different prompts of a small task.
 """
 
@@ -38,21 +40,23 @@ class Task:
     # Optional: check_thinking(prompt, thinking) is True when every checkable step of the trace is
     # right (rl.trace_weight rewards it). Only tasks whose traces can be checked step by step have one.
     check_thinking: Callable[[str, str], bool] | None = None
+    # Optional: problem(prompt) is a key shared by every spelling of one problem (operands swapped,
+    # numbers reordered); the split hashes it. Without one, each prompt is its own problem.
+    problem: Callable[[str], str] | None = None
 
+    def bucket(self, prompt: str) -> int:
+        key = prompt if self.problem is None else self.problem(prompt)
+        return zlib.crc32(key.encode()) % HELDOUT_BUCKETS
 
-def bucket(prompt: str) -> int:
-    return zlib.crc32(prompt.encode()) % HELDOUT_BUCKETS
-
-
-def is_heldout(prompt: str) -> bool:
-    return bucket(prompt) == 0
+    def is_heldout(self, prompt: str) -> bool:
+        return self.bucket(prompt) == 0
 
 
 def draw(task: Task, rng: random.Random, level: int, heldout: bool, buckets: tuple[int, int] = TRAIN_BUCKETS) -> Example:
     """One example from the held-out side of the split, or from training buckets lo..hi (`buckets`)."""
     for _ in range(10_000):
         ex = task.generate(rng, level)
-        b = bucket(ex.prompt)
+        b = task.bucket(ex.prompt)
         if (b == 0) if heldout else (buckets[0] <= b <= buckets[1]):
             return ex
     raise RuntimeError(f"task {task.name!r} level {level}: could not draw a {'held-out' if heldout else 'training'} prompt")
