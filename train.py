@@ -24,17 +24,14 @@ from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
 from minireason import config as config_lib, verifier
-from minireason.checkpoint import Checkpointer, CheckpointError, load_run
+from minireason.checkpoint import Checkpointer, load_run
+from minireason.errors import UserError
 from minireason.evaluate import eval_levels, evaluate_levels, sampled_pass_at_k
 from minireason.model import Transformer, count_params
 from minireason.rl import check_config as check_rl_config, make_rl_update
 from minireason.sampler import SampleConfig
 from minireason.sft import batch_at, check_seq_len, lr_schedule, make_optimizer, make_train_step
 from minireason.tasks import check_mix
-
-
-class TrainError(RuntimeError):
-    """A problem the user can fix; printed as one line, without a traceback."""
 
 
 def run_eval(graphdef, params, cfg, n: int, key, log=print) -> dict:
@@ -70,7 +67,7 @@ def summary(results: dict) -> dict:
 def main(argv: list[str]) -> dict:
     # --- Config --------------------------------------------------------------------------------
     if not argv or argv[0].startswith("-"):
-        raise TrainError("usage: python train.py CONFIG.toml [section.key=value ...]")
+        raise UserError("usage: python train.py CONFIG.toml [section.key=value ...]")
     cfg = config_lib.load(argv[0], argv[1:])
     try:
         check_mix(cfg.data.tasks, cfg.data.levels, cfg.data.train_buckets)
@@ -80,9 +77,9 @@ def main(argv: list[str]) -> dict:
         if cfg.run.stage == "verifier":
             verifier.check_config(cfg)
     except (KeyError, ValueError) as e:
-        raise TrainError(e.args[0]) from None
+        raise UserError(e.args[0]) from None
     if cfg.run.stage not in ("sft", "rl", "verifier"):
-        raise TrainError(f"run.stage={cfg.run.stage!r} is not supported; use \"sft\", \"rl\" or \"verifier\"")
+        raise UserError(f"run.stage={cfg.run.stage!r} is not supported; use \"sft\", \"rl\" or \"verifier\"")
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_cfg = run_dir / "config.json"
@@ -124,7 +121,7 @@ def main(argv: list[str]) -> dict:
         try:
             data = verifier.collect(cfg, run_dir / "verifier_data.npz")
         except ValueError as e:
-            raise TrainError(e.args[0]) from None
+            raise UserError(e.args[0]) from None
         update = verifier.make_verifier_update(graphdef, tx, cfg, data)
 
     def evaluate(params, n: int, log=print) -> dict:
@@ -154,7 +151,7 @@ def main(argv: list[str]) -> dict:
             continue
         loss, param_norm = float(metrics["loss"]), float(metrics["param_norm"])
         if not np.isfinite(loss + param_norm):  # keep the last good checkpoint: this step's parameters are dropped
-            raise TrainError(f"loss became {loss} (parameter norm {param_norm}) at step {done}; nothing from this step "
+            raise UserError(f"loss became {loss} (parameter norm {param_norm}) at step {done}; nothing from this step "
                              f"was saved. Lower optim.lr (now {cfg.optim.lr}) and re-run to resume from the last good checkpoint")
         params, opt_state = new_params, new_opt
         if log_now:
@@ -202,9 +199,9 @@ def initial_params(cfg, params):
     if source_cfg.model != cfg.model:
         diff = ", ".join(f"{k}={v} there but {getattr(cfg.model, k)} here"
                          for k, v in vars(source_cfg.model).items() if getattr(cfg.model, k) != v)
-        raise TrainError(f"the [model] of {cfg.run.init_from} differs from this config's ({diff}); make them match")
+        raise UserError(f"the [model] of {cfg.run.init_from} differs from this config's ({diff}); make them match")
     if source_cfg.run.stage == "verifier" and cfg.run.stage != "verifier":
-        raise TrainError(f"run.init_from={cfg.run.init_from} is a verifier run; a policy starts from a policy run")
+        raise UserError(f"run.init_from={cfg.run.init_from} is a verifier run; a policy starts from a policy run")
     if cfg.run.stage == "verifier" and source_cfg.run.stage != "verifier":
         params["body"] = source
         return params
@@ -233,7 +230,7 @@ def cli(argv: list[str]) -> int:
     """Run main and turn the errors a user can fix into one line on stderr."""
     try:
         main(argv)
-    except (config_lib.ConfigError, CheckpointError, TrainError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -12,9 +12,7 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
-
-class CheckpointError(RuntimeError):
-    pass
+from .errors import UserError
 
 
 def _manager(directory: Path, keep_last: int = 2) -> ocp.CheckpointManager:
@@ -41,16 +39,16 @@ class Checkpointer:
         self.manager.save(step, args=args, metrics=metrics, force=True)
 
     def restore(self, like: dict, step: int | None = None) -> tuple[dict, dict]:
-        """Restore into the structure of `like` (real or abstract arrays). Raises CheckpointError."""
+        """Restore into the structure of `like` (real or abstract arrays). Raises UserError."""
         step = self.latest_step() if step is None else step
         if step is None:
-            raise CheckpointError(f"no checkpoint in {self.directory}: train one first (python train.py CONFIG.toml)")
+            raise UserError(f"no checkpoint in {self.directory}: train one first (python train.py CONFIG.toml)")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         try:
             out = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
                                                                     meta=ocp.args.JsonRestore()))
         except Exception as e:  # Orbax raises many types; the user needs one clear line
-            raise CheckpointError(f"checkpoint {self.directory / str(step)} could not be read "
+            raise UserError(f"checkpoint {self.directory / str(step)} could not be read "
                                   f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); if it is damaged, "
                                   "move that step directory away to fall back to the previous one") from None
         return out["state"], out["meta"]
@@ -71,11 +69,11 @@ def load_run(run_dir: str | Path, step: int | None = None):
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
-        raise CheckpointError(f"{run_dir} is not a run directory (no config.json); pass e.g. --checkpoint runs/add_sft")
+        raise UserError(f"{run_dir} is not a run directory (no config.json); pass e.g. --checkpoint runs/add_sft")
     try:
         cfg = config_lib.from_json((run_dir / "config.json").read_text())
-    except (ValueError, config_lib.ConfigError) as e:
-        raise CheckpointError(f"{run_dir / 'config.json'} is damaged: {e}") from None
+    except (ValueError, UserError) as e:
+        raise UserError(f"{run_dir / 'config.json'} is damaged: {e}") from None
     model_class = Verifier if cfg.run.stage == "verifier" else Transformer
     graphdef, params = nnx.split(nnx.eval_shape(lambda: model_class(cfg.model, nnx.Rngs(0))))
     tx = make_optimizer(cfg.optim, cfg.train.steps)

@@ -15,15 +15,11 @@ from pathlib import Path
 
 import jax
 
-from .checkpoint import CheckpointError, load_run
-from .plots import PlotError
+from .checkpoint import load_run
+from .errors import UserError
 from .sampler import SampleConfig, generate
 from .tasks import TASKS, get_task
 from .tokenizer import encode, render
-
-
-class UsageError(ValueError):
-    pass
 
 
 def _sample_cfg(args, cfg) -> SampleConfig:
@@ -36,7 +32,7 @@ def _load_policy(run_dir: str):
     """(config, graphdef, params) of a policy run; a verifier run is a usage error."""
     cfg, graphdef, params = load_run(run_dir)
     if cfg.run.stage == "verifier":
-        raise UsageError(f"{run_dir} is a verifier run: pass a policy as --checkpoint (and the verifier as --verifier)")
+        raise UserError(f"{run_dir} is a verifier run: pass a policy as --checkpoint (and the verifier as --verifier)")
     return cfg, graphdef, params
 
 
@@ -45,13 +41,13 @@ def _load_scorer(run_dir: str, task: str):
     from .verifier import make_scorer
 
     if not (Path(run_dir) / "config.json").is_file():
-        raise UsageError(f"--verifier {run_dir} is not a run directory (no config.json); "
+        raise UserError(f"--verifier {run_dir} is not a run directory (no config.json); "
                          "train one first, e.g. python train.py configs/countdown_verifier.toml")
     cfg, graphdef, params = load_run(run_dir)
     if cfg.run.stage != "verifier":
-        raise UsageError(f"--verifier {run_dir} is a {cfg.run.stage} run, not a verifier (run.stage = \"verifier\")")
+        raise UserError(f"--verifier {run_dir} is a {cfg.run.stage} run, not a verifier (run.stage = \"verifier\")")
     if task not in cfg.data.tasks:
-        raise UsageError(f"the verifier in {run_dir} was trained on {', '.join(cfg.data.tasks)}, not {task!r}")
+        raise UserError(f"the verifier in {run_dir} was trained on {', '.join(cfg.data.tasks)}, not {task!r}")
     return make_scorer(graphdef, params)
 
 
@@ -61,7 +57,7 @@ def _budgets(text: str) -> list[int]:
     except ValueError:
         budgets = []
     if not budgets or min(budgets) < 0:
-        raise UsageError(f"--budgets must be thinking-token caps >= 0 separated by commas, e.g. 0,8,16,32; got {text!r}")
+        raise UserError(f"--budgets must be thinking-token caps >= 0 separated by commas, e.g. 0,8,16,32; got {text!r}")
     return budgets
 
 
@@ -71,13 +67,13 @@ def _levels(text: str | None, task, cfg) -> list[int]:
 
     if text is None:
         if task.name not in cfg.data.tasks:
-            raise UsageError(f"the run was not trained on {task.name!r}; pass --level ({task.min_level}..{task.max_level} "
+            raise UserError(f"the run was not trained on {task.name!r}; pass --level ({task.min_level}..{task.max_level} "
                              "or all)")
         return eval_levels(cfg)[task.name]
     if text == "all":
         return list(range(task.min_level, task.max_level + 1))
     if not text.isdigit() or not task.min_level <= int(text) <= task.max_level:
-        raise UsageError(f"--level for {task.name!r} must be in {task.min_level}..{task.max_level} or all, got {text!r}")
+        raise UserError(f"--level for {task.name!r} must be in {task.min_level}..{task.max_level} or all, got {text!r}")
     return [int(text)]
 
 
@@ -85,7 +81,7 @@ def _check_prompt(prompt: str, where: str) -> None:
     try:
         encode(prompt)
     except ValueError as e:
-        raise UsageError(f"{where}: {e}") from None
+        raise UserError(f"{where}: {e}") from None
 
 
 def cmd_train(args) -> int:
@@ -103,9 +99,9 @@ def cmd_generate(args) -> int:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise UsageError(f"{args.input} line {i} is not JSON ({e.msg})") from None
+            raise UserError(f"{args.input} line {i} is not JSON ({e.msg})") from None
         if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
-            raise UsageError(f"{args.input} line {i} needs a string field \"prompt\"")
+            raise UserError(f"{args.input} line {i} needs a string field \"prompt\"")
         _check_prompt(row["prompt"], f"{args.input} line {i}")
         rows.append(row)
     sample_cfg = _sample_cfg(args, cfg)
@@ -138,14 +134,14 @@ def cmd_eval(args) -> int:
 
     task = get_task(args.task)
     if args.k < 1 or (args.k == 1 and (args.sweep or args.verifier)):
-        raise UsageError(f"--k must be >= 1, and >= 2 with --sweep or --verifier (e.g. --k 64); got {args.k}")
+        raise UserError(f"--k must be >= 1, and >= 2 with --sweep or --verifier (e.g. --k 64); got {args.k}")
     budgets = _budgets(args.budgets) if args.sweep else []
     cfg, graphdef, params = _load_policy(args.checkpoint)
     scorer = _load_scorer(args.verifier, args.task) if args.verifier else None
     levels = _levels(args.level, task, cfg)
     if len(levels) > 1 and (args.k > 1 or args.sweep):  # sampling many times: the highest level only
         if args.level is not None:
-            raise UsageError("--k and --sweep take one --level; --level all gives greedy accuracy per level")
+            raise UserError("--k and --sweep take one --level; --level all gives greedy accuracy per level")
         levels = levels[-1:]
     sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
                               min_thinking=args.min_thinking)
@@ -296,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (UsageError, CheckpointError, PlotError, FileNotFoundError) as e:
+    except (UserError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyError as e:  # unknown task: the registry's message names the close matches

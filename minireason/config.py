@@ -15,11 +15,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import UserError
 from .model import ModelConfig
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -124,16 +121,16 @@ def _coerce(path: str, value, typ):
     origin, args = typing.get_origin(typ), typing.get_args(typ)
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{path} must be a table like {{name = value}}, got {value!r}")
+            raise UserError(f"{path} must be a table like {{name = value}}, got {value!r}")
         return {str(k): _coerce(f"{path}.{k}", v, args[1]) for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{path} must be a list of {len(args)} values, got {value!r}")
+            raise UserError(f"{path} must be a list of {len(args)} values, got {value!r}")
         return tuple(_coerce(f"{path}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, args)))
     if typ is float and type(value) is int:
         return float(value)
     if type(value) is not typ:
-        raise ConfigError(f"{path} must be {typ.__name__}, got {value!r} ({type(value).__name__})")
+        raise UserError(f"{path} must be {typ.__name__}, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -141,10 +138,10 @@ def _all_keys() -> list[str]:
     return [f"{s.name}.{f.name}" for s in dataclasses.fields(Config) for f in dataclasses.fields(s.type)]
 
 
-def _unknown(key: str) -> ConfigError:
+def _unknown(key: str) -> UserError:
     close = difflib.get_close_matches(key, _all_keys(), n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    return ConfigError(f"unknown config key {key!r}.{hint}")
+    return UserError(f"unknown config key {key!r}.{hint}")
 
 
 def from_dict(tree: dict) -> Config:
@@ -152,7 +149,7 @@ def from_dict(tree: dict) -> Config:
     for sec in dataclasses.fields(Config):
         values = tree.get(sec.name, {})
         if not isinstance(values, dict):
-            raise ConfigError(f"[{sec.name}] must be a table of keys")
+            raise UserError(f"[{sec.name}] must be a table of keys")
         hints = typing.get_type_hints(sec.type)
         for key in values:
             if key not in hints:
@@ -178,16 +175,16 @@ def load(path: str | None, overrides: list[str] = ()) -> Config:
         try:
             tree = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
-            raise ConfigError(f"config file {path} not found (see configs/ for the shipped ones)") from None
+            raise UserError(f"config file {path} not found (see configs/ for the shipped ones)") from None
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+            raise UserError(f"config file {path} is not valid TOML: {e}") from None
     for item in overrides:
         key, eq, text = item.partition("=")
         if not eq or key.count(".") != 1:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
+            raise UserError(f"override {item!r} must look like section.key=value")
         section, name = key.split(".")
         if not isinstance(tree.setdefault(section, {}), dict):
-            raise ConfigError(f"[{section}] must be a table of keys")
+            raise UserError(f"[{section}] must be a table of keys")
         tree[section][name] = _parse_value(text)
     cfg = from_dict(tree)
     if not cfg.run.name and path is not None:

@@ -10,16 +10,14 @@ train.py appends to; TensorBoard shows the same numbers.
 import json
 from pathlib import Path
 
-
-class PlotError(RuntimeError):
-    pass
+from .errors import UserError
 
 
 def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[list[int], list[float]]]:
     """task -> (steps, values) of one eval metric; a step logged twice (a resumed run) keeps its last value."""
     path = Path(run_dir) / "eval_history.jsonl"
     if not path.is_file():
-        raise PlotError(f"{path} not found: train the run first (python train.py CONFIG.toml)")
+        raise UserError(f"{path} not found: train the run first (python train.py CONFIG.toml)")
     by_task: dict[str, dict[int, float]] = {}
     for line in path.read_text().splitlines():
         row = json.loads(line)
@@ -27,7 +25,7 @@ def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[li
             if metric in r:
                 by_task.setdefault(task, {})[row["step"]] = r[metric]
     if not by_task:
-        raise PlotError(f"{path} has no {metric!r}; metrics there: accuracy, format_rate, thinking_tokens (pass@k with eval.samples > 0)")
+        raise UserError(f"{path} has no {metric!r}; metrics there: accuracy, format_rate, thinking_tokens (pass@k with eval.samples > 0)")
     return {task: (sorted(v), [v[s] for s in sorted(v)]) for task, v in by_task.items()}
 
 
@@ -41,7 +39,7 @@ def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str
         matplotlib.use("Agg")  # files only; no display needed
         import matplotlib.pyplot as plt
     except ImportError:
-        raise PlotError('plots need matplotlib: pip install -e ".[plot]"') from None
+        raise UserError('plots need matplotlib: pip install -e ".[plot]"') from None
     beside = len(series) > 4  # a legend that long would cover the lines: put it to the right
     fig, ax = plt.subplots(figsize=(9 if beside else 6, 4), dpi=100)
     for label, (xs, ys) in series.items():

@@ -32,7 +32,8 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_run
+from .checkpoint import load_run
+from .errors import UserError
 from .config import VerifierConfig
 from .evaluate import eval_levels
 from .model import ModelConfig, Transformer
@@ -147,7 +148,7 @@ def collect(cfg, path, log=print) -> dict:
         log(f"note: {path} was sampled with other settings; sampling again")
     policy_cfg, graphdef, params = load_run(cfg.verifier.policy)
     if policy_cfg.run.stage == "verifier":
-        raise CheckpointError(f"verifier.policy={cfg.verifier.policy} is a verifier run; name the policy it should judge")
+        raise UserError(f"verifier.policy={cfg.verifier.policy} is a verifier run; name the policy it should judge")
     v, tasks = cfg.verifier, sorted(cfg.data.tasks)
     drawn = {"train": training_examples(cfg.data.tasks, cfg.data.levels, random.Random(f"{cfg.run.seed}/verifier"),
                                         v.n_prompts, cfg.data.train_buckets),
