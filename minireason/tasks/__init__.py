@@ -1,6 +1,8 @@
 """Task registry: configs and the CLI pick tasks by name."""
 
 import difflib
+import functools
+import random
 
 from .base import TRAIN_BUCKETS, Example, Task, draw
 from . import arithmetic, compare, count, countdown, equation, logic
@@ -49,16 +51,30 @@ def training_examples(tasks: dict[str, float], levels: dict[str, tuple[int, int]
     return out
 
 
-def heldout_examples(name: str, level: int, n: int, seed: int = 1234) -> list[Example]:
-    """A fixed held-out set: up to n distinct prompts (fewer when the level has fewer held-out prompts)."""
-    import random
+STALE_DRAWS = 200  # held-out draws in a row that bring no new prompt: the level's pool is (about) used up
 
+
+def heldout_examples(name: str, level: int, n: int, seed: int = 1234) -> list[Example]:
+    """A fixed held-out set: the first n distinct prompts of a seeded stream of held-out draws.
+
+    "Up to n": fewer when the level has fewer held-out prompts, which is taken to be the case once
+    STALE_DRAWS draws in a row bring no new prompt (a tiny level then returns about its whole pool, and
+    quickly; a large pool costs time in proportion to n, 10 generated examples per held-out one).
+    The same arguments give the same examples, and a smaller n a prefix of them; results are cached.
+    """
+    return list(_heldout_examples(name, level, n, seed))
+
+
+@functools.lru_cache(maxsize=32)
+def _heldout_examples(name: str, level: int, n: int, seed: int) -> tuple[Example, ...]:
     task, rng, seen, out = get_task(name), random.Random(f"heldout/{name}/{level}/{seed}"), set(), []
-    for _ in range(50 * n):
+    stale = 0
+    while len(out) < n and stale < STALE_DRAWS:
         ex = draw(task, rng, level, heldout=True)
-        if ex.prompt not in seen:
+        if ex.prompt in seen:
+            stale += 1
+        else:
+            stale = 0
             seen.add(ex.prompt)
             out.append(ex)
-            if len(out) == n:
-                break
-    return out
+    return tuple(out)

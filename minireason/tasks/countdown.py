@@ -20,11 +20,13 @@ by `;`, and the trace ends by checking the final expression:
 At most MAX_DEAD_ENDS dead ends are shown, the first ones in search order; `...` marks that the
 search went on longer. Failed sets of numbers are remembered and not searched twice.
 
-Levels: the level is how many numbers are given (2..5), each 1..12; targets are 10..60 for up
-to 3 numbers, 10..100 for 4, 10..200 for 5. The generator keeps every intermediate a positive
-integer; the scorer accepts any exact rational arithmetic (e.g. `6/(1-3/4)` for 24).
+Levels: the level is how many numbers are given (2..5), each 1..12, written in any order (the
+search runs over them in the prompt's order); targets are 1..60 for up to 3 numbers, 1..100 for
+4, 1..200 for 5. The generator keeps every intermediate a positive integer; the scorer accepts
+any exact rational arithmetic (e.g. `6/(1-3/4)` for 24).
 """
 
+import functools
 import operator
 import random
 import re
@@ -32,7 +34,7 @@ from fractions import Fraction
 
 from .base import Example, Task, parse_int
 
-TARGETS = {2: (10, 60), 3: (10, 60), 4: (10, 100), 5: (10, 200)}
+TARGETS = {2: (1, 60), 3: (1, 60), 4: (1, 100), 5: (1, 200)}
 MAX_DEAD_ENDS = 6
 PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
@@ -101,19 +103,25 @@ def _random_target(rng: random.Random, values: list[int]) -> int:
     return nodes[0][0]
 
 
-def generate(rng: random.Random, level: int) -> Example:
-    lo, hi = TARGETS[level]
-    while True:
-        values = sorted(rng.randint(1, 12) for _ in range(level))
-        target = _random_target(rng, values)
-        if lo <= target <= hi:
-            break
+@functools.lru_cache(maxsize=1 << 15)
+def _solve(values: tuple[int, ...], target: int) -> tuple[str, str]:
+    """(thinking, answer) for numbers in the prompt's order. Cached: the held-out draw rejects 9 in 10."""
     attempts: list[list[str]] = []
     solution = _search([(v, str(v), "") for v in values], target, [], attempts, set())
     dead = [" ".join(a) + " no" for a in attempts[:-1]]
     shown = dead[:MAX_DEAD_ENDS] + (["..."] if len(dead) > MAX_DEAD_ENDS else [])
-    thinking = ";".join(shown + [" ".join(attempts[-1]) + " ok", f"{solution[1]}={target}"])
-    return Example(f"make {target} from {' '.join(map(str, values))}", thinking, solution[1])
+    return ";".join(shown + [" ".join(attempts[-1]) + " ok", f"{solution[1]}={target}"]), solution[1]
+
+
+def generate(rng: random.Random, level: int) -> Example:
+    lo, hi = TARGETS[level]
+    while True:
+        values = tuple(rng.randint(1, 12) for _ in range(level))  # in any order, as a person writes them
+        target = _random_target(rng, list(values))
+        if lo <= target <= hi:
+            break
+    thinking, answer = _solve(values, target)
+    return Example(f"make {target} from {' '.join(map(str, values))}", thinking, answer)
 
 
 # --- scoring: a recursive-descent parser over exact fractions, with size limits --------------
@@ -206,6 +214,12 @@ def parse_prompt(prompt: str) -> tuple[int, list[int]] | None:
     return numbers[0], numbers[1:]
 
 
+def problem(prompt: str) -> str:
+    """Target and sorted numbers: `make 24 from 7 2 5` and `make 24 from 2 5 7` are one problem."""
+    parsed = parse_prompt(prompt)
+    return prompt if parsed is None else f"{parsed[0]} {sorted(parsed[1])}"
+
+
 def score(prompt: str, answer: str) -> float:
     parsed = parse_prompt(prompt)
     text = answer.strip(" ") if len(answer) <= 4 * MAX_CHARS else ""
@@ -224,16 +238,17 @@ def score(prompt: str, answer: str) -> float:
 
 # --- checking the thinking: is every step of a trace true? (an optional RL reward) ---
 
-STEP = re.compile(r"(\d+)([-+*/])(\d+)=(\d+)")
+STEP = re.compile(r"([0-9]+)([-+*/])([0-9]+)=([0-9]+)")  # not \d: that matches non-ASCII digits too
 
 
 def check_thinking(prompt: str, thinking: str) -> bool:
     """True when every checkable step of a trace holds: a right answer can hide wrong steps.
 
     Each attempt starts from the prompt's numbers; every step `a op b = c` must use two numbers
-    still available and compute c exactly; an attempt ends `ok` exactly when it reached the
-    target, and the last one (before the closing check) ends `ok`; the closing `EXPR=N` has
-    N = target and EXPR right by `score`. `...` (skipped dead ends) is allowed between attempts.
+    still available and compute c exactly; an attempt ends `ok` exactly when it is left with one
+    number, the target (reaching it with numbers unused is no solution), and the last one (before
+    the closing check) ends `ok`; the closing `EXPR=N` has N = target and EXPR right by `score`.
+    `...` (skipped dead ends) is allowed between attempts.
     """
     parsed = parse_prompt(prompt)
     if parsed is None or len(thinking) > 1000:
@@ -259,7 +274,7 @@ def check_thinking(prompt: str, thinking: str) -> bool:
             if (op == "/" and b == 0) or ARITHMETIC[op](Fraction(a), Fraction(b)) != c:
                 return False
             pool.append(c)
-        if c is None or verdict not in ("ok", "no") or (verdict == "ok") != (c == target):
+        if c is None or verdict not in ("ok", "no") or (verdict == "ok") != (pool == [target]):
             return False
     expression, _, value = closing.rpartition("=")
     return value == str(target) and score(prompt, expression) == 1.0
@@ -269,8 +284,9 @@ TASK = Task(
     name="countdown",
     min_level=2,
     max_level=5,
-    level_help="how many numbers (each 1..12); targets 10..60 up to 3 numbers, 10..100 for 4, 10..200 for 5",
+    level_help="how many numbers (each 1..12, in any order); targets 1..60 up to 3 numbers, 1..100 for 4, 1..200 for 5",
     generate=generate,
     score=score,
     check_thinking=check_thinking,
+    problem=problem,
 )

@@ -22,10 +22,13 @@ The small model cannot add two 3-digit numbers or divide in a single step; spell
 this, every step is one it has seen many times.
 
 Levels (coefficient a, solution x, constants):
-    1: a = 1,        x in -10..10,   constants up to +-30,   `x+b=c`
-    2: a in +-1..5,  x in -10..10,   constants up to +-60,   constant may come first (`7-2x=-3`)
-    3: a in +-1..9,  x in -20..20,   constants up to +-200,  and x on either side (`20=3x+5`)
-    4: a in +-1..20, x in -100..100, constants up to +-1000, as level 3
+    1: a = +-1,      x in -10..10,   constants up to +-30
+    2: a in +-1..5,  x in -10..10,   constants up to +-60
+    3: a in +-1..9,  x in -20..20,   constants up to +-200
+    4: a in +-1..20, x in -100..100, constants up to +-1000
+Every level writes every form: constant first or last, x on either side, `x`/`-x` for a = +-1,
+constant 0 (`3x=12`), right side 0 (`x+5=0`) and, rarely, `x` alone (`x=7`; the trace restates it).
+Numbers are drawn digit count first, then value and sign, so `x+5=3` is as common as `x+150=130`.
 The scorer solves any equation `... = ...` whose sides are sums of terms like `7`, `x`, `-2x`.
 """
 
@@ -69,7 +72,7 @@ def _compare(m: int, n: int) -> str:
 
 def _division_trace(n: int, d: int) -> str:
     """n / d by long division of |n| by |d|: each digit brought down, its quotient digit and remainder."""
-    sign = "-" if (n < 0) != (d < 0) else "+"
+    sign = "-" if n * d < 0 else "+"  # 0/-3 is +0
     n, d = abs(n), abs(d)
     steps, rem, written = [], 0, ""
     for digit in str(n):
@@ -80,25 +83,44 @@ def _division_trace(n: int, d: int) -> str:
     return f"{sign}({n}/{d}):" + ",".join(steps)
 
 
+def _magnitude(rng: random.Random, limit: int) -> int:
+    """0..limit with the digit count uniform, then the value: short numbers as common as long ones."""
+    top = len(str(limit // 2))  # a digit count needs room: 10 has no 2-digit range worth the name, 1000 no 4-digit
+    d = rng.randint(1, top)
+    return rng.randint(10 ** (d - 1) if d > 1 else 0, limit if d == top else 10**d - 1)
+
+
+def _signed_draw(rng: random.Random, limit: int) -> int:
+    return rng.choice((1, -1)) * _magnitude(rng, limit)
+
+
 def generate(rng: random.Random, level: int) -> Example:
     a_max, x_max, c_max = RANGES[level]
+    lone = rng.random() < 0.02  # `x=7`: nothing to do but read it off
     while True:
-        a = rng.choice([s * m for m in range(1, a_max + 1) for s in (1, -1)]) if level > 1 else 1
-        x = rng.randint(-x_max, x_max)
-        b = 0 if level > 1 and rng.random() < 0.1 else rng.randint(-c_max, c_max)
+        a = 1 if lone else rng.choice([s * m for m in range(1, a_max + 1) for s in (1, -1)])
+        x = _signed_draw(rng, x_max)
+        if lone:
+            b = 0
+        elif rng.random() < 0.5:  # draw one constant, derive the other, so either side can be short
+            b = _signed_draw(rng, c_max)
+        else:
+            b = _signed_draw(rng, c_max) - a * x
         c = a * x + b
-        if abs(c) <= c_max and (a != 1 or b != 0):  # `x=7` is no equation
+        if abs(b) <= c_max and abs(c) <= c_max and (lone or a != 1 or b != 0):
             break
     if b == 0:
         side = _x_term(a)
-    elif level > 1 and rng.random() < 0.5:  # constant first: `7-2x`
+    elif rng.random() < 0.5:  # constant first: `7-2x`
         side = f"{b}{'+' if a > 0 else ''}{_x_term(a)}"
     else:
         side = f"{_x_term(a)}{_signed(b)}"
-    prompt = f"{c}={side}" if level > 2 and rng.random() < 0.5 else f"{side}={c}"
+    prompt = f"{c}={side}" if rng.random() < 0.5 else f"{side}={c}"
 
     steps = [] if b == 0 else [f"{_x_term(a)}={c}{_signed(-b)}", _sum_trace(c, -b), f"{_x_term(a)}={c - b}"]
-    if a == -1:
+    if a == 1 and b == 0:
+        steps.append(f"x={c}")
+    elif a == -1:
         steps.append(f"x={b - c}")
     elif a != 1:
         steps += [f"x={c - b}/{a}", _division_trace(c - b, a), f"x={x}"]
@@ -146,6 +168,13 @@ def solve(equation: str) -> int | None:
     return c // a
 
 
+def problem(prompt: str) -> str:
+    """The two sides as (coefficient, constant), sorted: `x+5=20`, `5+x=20` and `20=x+5` are one problem."""
+    left, sep, right = prompt.partition("=")
+    sides = (_side(left), _side(right)) if sep and len(prompt) <= 64 else (None, None)
+    return prompt if None in sides else str(sorted(sides))
+
+
 def score(prompt: str, answer: str) -> float:
     x = solve(prompt)
     return 0.0 if x is None else exact(answer, str(x))
@@ -155,7 +184,8 @@ TASK = Task(
     name="equation",
     min_level=1,
     max_level=4,
-    level_help="ranges of coefficient, solution and constants; from level 2 the constant may come first, from 3 x on either side",
+    level_help="ranges of coefficient, solution and constants; every level writes every form (`5+x=8`, `8=x+5`)",
     generate=generate,
     score=score,
+    problem=problem,
 )

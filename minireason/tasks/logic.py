@@ -6,8 +6,9 @@ small local rewrite. It is also a clean test of "more thinking for harder proble
 grows with the nesting depth.
 
 Operators: `!` not, `&` and, `^` xor, `|` or. Precedence, tightest first: `!`, `&`, `^`, `|`,
-binary operators grouping to the left (as in C and Python). Generated prompts parenthesise
-every nested binary operation, so only the scorer's parser ever needs the precedence.
+binary operators grouping to the left (as in C and Python). Three prompts in four parenthesise
+every nested binary operation; one in four has only the parentheses precedence needs (`T|F&F`),
+and its trace is written the same way (`T|F,T`), since people write both.
 
 Trace: each step rewrites the whole expression, reducing at once every innermost piece: a
 negated literal (`!T` -> `F`) or an operator between two literals, with its parentheses
@@ -16,7 +17,8 @@ negated literal (`!T` -> `F`) or an operator between two literals, with its pare
     T&(F|!T)   thinking `T&(F|F),T&F,F`   answer `F`
 
 Levels: the level is the nesting depth of binary operators (1..4): `T^!F`, `(T|F)&!T`, ...
-Literals are negated one time in four, parenthesised subexpressions one time in seven.
+Literals are negated one time in four, parenthesised subexpressions one time in seven. Level 1
+also has, one time in twenty, a literal alone or negated (`T`, `!F`, `!!T`; the trace of `T` is `T`).
 """
 
 import random
@@ -24,6 +26,7 @@ import random
 from .base import Example, Task, exact
 
 APPLY = {"&": lambda a, b: a and b, "^": lambda a, b: a != b, "|": lambda a, b: a or b}
+BIND = {"|": 1, "^": 2, "&": 3}  # how tightly each operator binds; `!` binds tighter than all
 
 # An expression is a bool (a literal), ("!", x), or (op, left, right).
 
@@ -37,13 +40,19 @@ def _tree(rng: random.Random, height: int):
     return ("!", node) if rng.random() < 1 / 7 else node
 
 
-def _render(node, top: bool = True) -> str:
+def _render(node, minimal: bool = False, outer: int = 0) -> str:
+    """The expression as text; `outer` is how tightly the operator around it binds (0: nothing around it).
+
+    Fully parenthesised, every nested binary operation gets parentheses; minimal, only one that binds
+    looser than its operator, or as loosely on the right (operators group to the left).
+    """
     if isinstance(node, bool):
         return "T" if node else "F"
     if node[0] == "!":
-        return "!" + _render(node[1], top=False)
-    text = _render(node[1], top=False) + node[0] + _render(node[2], top=False)
-    return text if top else f"({text})"
+        return "!" + _render(node[1], minimal, outer=len(BIND) + 1)
+    op, a, b = node
+    text = _render(a, minimal, BIND[op]) + op + _render(b, minimal, BIND[op] + 1)
+    return f"({text})" if outer > (BIND[op] if minimal else 0) else text
 
 
 def _step(node):
@@ -59,12 +68,24 @@ def _step(node):
 
 
 def generate(rng: random.Random, level: int) -> Example:
-    node = _tree(rng, level)
-    prompt, steps = _render(node), []
+    if level == 1 and rng.random() < 0.05:  # the edge cases people try first: `T`, `!F`, `!!T`
+        node = rng.random() < 0.5
+        for _ in range(rng.randint(0, 2)):
+            node = ("!", node)
+    else:
+        node = _tree(rng, level)
+    minimal = rng.random() < 0.25
+    prompt, steps = _render(node, minimal), []
     while not isinstance(node, bool):
         node = _step(node)
-        steps.append(_render(node))
-    return Example(prompt, ",".join(steps), steps[-1])
+        steps.append(_render(node, minimal))
+    return Example(prompt, ",".join(steps) or prompt, _render(node))
+
+
+def problem(prompt: str) -> str:
+    """The prompt without parentheses, shared by every spelling of one tree (`T|(F&T)`, `T|F&T`). Different
+    trees may share it too (`(T|F)&T`); that only puts them on the same side of the split, which is harmless."""
+    return prompt.replace("(", "").replace(")", "")
 
 
 # --- scoring: a small recursive-descent parser with limits ------------------------------------
@@ -137,7 +158,8 @@ TASK = Task(
     name="logic",
     min_level=1,
     max_level=4,
-    level_help="nesting depth of the binary operators (! & ^ |)",
+    level_help="nesting depth of the binary operators (! & ^ |); level 1 also `T`, `!!F`",
     generate=generate,
     score=score,
+    problem=problem,
 )
