@@ -7,7 +7,11 @@ step is a small local computation a tiny model can learn:
          each column is `digit+digit+carry_in=two-digit sum`, then the digits written so far;
          the tens digit is the next carry.
     sub  78-503=   swap,3-8-0=5b1 5,0-7-1=2b1 25,5-0-1=4b0 425          -> -425
+         53-78=    53 vs 78:5<7,swap,8-3-0=5b0 5,7-5-0=2b0 25           -> -25
          `swap` when the result is negative; a column is `digit-digit-borrow=digit b borrow_out`.
+         When both operands have as many digits, their digits are first compared from the left
+         up to the first difference (`53 vs 78:5<7,`): deciding `swap` at a glance is where a
+         small model slips.
     mul  47*38=    7*8+0=56 6,4*8+5=37 76>376;7*3+0=21 1,4*3+2=14 41>1410;6+0+0=06 6,...
          one partial product per digit of the second operand (`>` gives it, shifted), then
          the partial products are summed with the addition columns above.
@@ -15,7 +19,11 @@ step is a small local computation a tiny model can learn:
 Writing the digits so far after each column means the answer is a copy of the last step
 (plus the final carry), not a reversal of scattered digits, which small models get wrong.
 
-Levels: add/sub draw each operand with 1..level digits; mul multiplies two level-digit numbers.
+Levels: each operand has 1..level digits, the digit count drawn uniformly and then the value,
+so `7*38` is as common as `38*7` and as 2-digit times 2-digit. About one draw in eight is an
+edge case people try first: an operand 0 or 1 (on either side), or two equal operands.
+`5+3=` and `3+5=` are one problem for the held-out split (so are `5*3=` and `3*5=`);
+`5-3=` and `3-5=` are two.
 """
 
 import random
@@ -25,6 +33,19 @@ from .base import Example, Task, exact
 
 def _number(rng: random.Random, digits: int) -> int:
     return rng.randint(0 if digits == 1 else 10 ** (digits - 1), 10**digits - 1)
+
+
+def _operand_pair(rng: random.Random, level: int) -> tuple[int, int]:
+    """Each operand has 1..level digits; one draw in eight is made an edge case (0, 1, equal operands)."""
+    a, b = _number(rng, rng.randint(1, level)), _number(rng, rng.randint(1, level))
+    edge = rng.random()
+    if edge < 0.04:
+        return (0, b) if rng.random() < 0.5 else (a, 0)
+    if edge < 0.08:
+        return (1, b) if rng.random() < 0.5 else (a, 1)
+    if edge < 0.12:
+        return a, a
+    return a, b
 
 
 def _digits(n: int, width: int) -> list[int]:
@@ -55,6 +76,18 @@ def _sub_columns(a: int, b: int) -> str:
     return ",".join(steps)
 
 
+def _compare(m: int, n: int) -> str:
+    """`53 vs 78:5<7,`: digits from the left up to the first that differ; empty when the lengths differ."""
+    if len(str(m)) != len(str(n)):
+        return ""
+    steps = []
+    for x, y in zip(str(m), str(n)):
+        steps.append(f"{x}{'<' if x < y else '>' if x > y else '='}{y}")
+        if x != y:
+            break
+    return f"{m} vs {n}:" + " ".join(steps) + ","
+
+
 def _mul_trace(a: int, b: int) -> str:
     parts, partials = [], []
     for shift, d in enumerate(_digits(b, len(str(b)))):
@@ -75,18 +108,18 @@ def _mul_trace(a: int, b: int) -> str:
 
 
 def generate_add(rng: random.Random, level: int) -> Example:
-    a, b = _number(rng, rng.randint(1, level)), _number(rng, rng.randint(1, level))
+    a, b = _operand_pair(rng, level)
     return Example(f"{a}+{b}=", _add_columns(a, b), str(a + b))
 
 
 def generate_sub(rng: random.Random, level: int) -> Example:
-    a, b = _number(rng, rng.randint(1, level)), _number(rng, rng.randint(1, level))
-    trace = _sub_columns(a, b) if a >= b else "swap," + _sub_columns(b, a)
+    a, b = _operand_pair(rng, level)
+    trace = _compare(a, b) + ("swap," + _sub_columns(b, a) if a < b else _sub_columns(a, b))
     return Example(f"{a}-{b}=", trace, str(a - b))
 
 
 def generate_mul(rng: random.Random, level: int) -> Example:
-    a, b = _number(rng, level), _number(rng, level)
+    a, b = _operand_pair(rng, level)
     return Example(f"{a}*{b}=", _mul_trace(a, b), str(a * b))
 
 
@@ -108,9 +141,20 @@ def _scorer(op: str, fn):
     return score
 
 
+def _unordered(op: str):
+    """The problem key of a commutative operation: the prompt with its operands sorted."""
+    def problem(prompt: str) -> str:
+        ab = _operands(prompt, op)
+        return prompt if ab is None else f"{min(ab)}{op}{max(ab)}="
+
+    return problem
+
+
 TASKS = [
-    Task("add", 1, 6, "each operand has 1..level digits", generate_add, _scorer("+", lambda a, b: a + b)),
+    Task("add", 1, 6, "each operand has 1..level digits", generate_add, _scorer("+", lambda a, b: a + b),
+         problem=_unordered("+")),
     Task("sub", 1, 6, "each operand has 1..level digits; the result may be negative", generate_sub,
          _scorer("-", lambda a, b: a - b)),
-    Task("mul", 1, 4, "level-digit times level-digit", generate_mul, _scorer("*", lambda a, b: a * b)),
+    Task("mul", 1, 4, "each operand has 1..level digits", generate_mul, _scorer("*", lambda a, b: a * b),
+         problem=_unordered("*")),
 ]

@@ -10,9 +10,13 @@ Trace: every letter of the word followed by the count so far, separated by space
 
 Levels: the longest word is 5 / 8 / 12 / 14 letters at levels 1 / 2 / 3 / 4; level 4 also uses
 random lowercase strings up to 14 letters and level 5 random strings up to 20. Words come from
-words.txt, a hand-written list of a few thousand English words. Four times in five the letter
-is drawn from the word's own letters (so repeated letters are asked about more), otherwise it
-is a letter the word lacks.
+words.txt, a hand-written list of a few thousand English words.
+
+Draws lean towards what people ask about: three words in ten come from the words with a doubled
+letter or a letter three or more times (mississippi, bookkeeper, banana), and one in thirty is a
+one-letter word (`count a in a`). Four times in five the letter is one of the word's own, a
+third of those times its most frequent one (`count s in mississippi`); otherwise it is a letter
+the word lacks (answer `0`). Each prompt is its own problem for the held-out split.
 """
 
 import random
@@ -22,15 +26,20 @@ from importlib import resources
 from .base import Example, Task, exact
 
 WORDS = resources.files(__package__).joinpath("words.txt").read_text().split()
+# Words where counting is easy to get wrong: a doubled letter, or one letter three or more times.
+REPEATS = [w for w in WORDS if max(map(w.count, w)) >= 3 or any(x == y for x, y in zip(w, w[1:]))]
 MAX_WORD = {1: 5, 2: 8, 3: 12, 4: 14}
 MAX_RANDOM = {4: 14, 5: 20}  # levels that also use random strings, and their longest
 
 
 def _word(rng: random.Random, level: int) -> str:
+    if rng.random() < 1 / 30:
+        return rng.choice("ai")  # the English words of one letter
     if level in MAX_RANDOM and (level not in MAX_WORD or rng.random() < 0.5):
         return "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, MAX_RANDOM[level])))
+    words = REPEATS if rng.random() < 0.3 else WORDS
     while True:
-        word = rng.choice(WORDS)
+        word = rng.choice(words)
         if len(word) <= MAX_WORD[level]:
             return word
 
@@ -38,7 +47,7 @@ def _word(rng: random.Random, level: int) -> str:
 def generate(rng: random.Random, level: int) -> Example:
     word = _word(rng, level)
     if rng.random() < 0.8:
-        letter = rng.choice(word)
+        letter = max(word, key=word.count) if rng.random() < 1 / 3 else rng.choice(word)
     else:
         letter = rng.choice([c for c in string.ascii_lowercase if c not in word])
     steps, n = [], 0
