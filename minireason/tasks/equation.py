@@ -34,7 +34,7 @@ The scorer solves any equation `... = ...` whose sides are sums of terms like `7
 
 import random
 
-from .arithmetic import _add_columns, _sub_columns
+from .arithmetic import _add_columns, _compare, _sub_columns
 from .base import Example, Task, exact
 
 # level: (largest |a|, largest |x|, largest |constant|)
@@ -56,18 +56,6 @@ def _sum_trace(p: int, q: int) -> str:
         return f"{sign}({abs(p)}+{abs(q)}):" + _add_columns(abs(p), abs(q))
     big, small = max(abs(p), abs(q)), min(abs(p), abs(q))
     return _compare(abs(p), abs(q)) + f"{sign}({big}-{small}):" + _sub_columns(big, small)
-
-
-def _compare(m: int, n: int) -> str:
-    """`117 vs 109:1=1 1>0,`: digits from the left up to the first that differ; empty when the lengths differ."""
-    if len(str(m)) != len(str(n)):
-        return ""
-    steps = []
-    for x, y in zip(str(m), str(n)):
-        steps.append(f"{x}{'<' if x < y else '>' if x > y else '='}{y}")
-        if x != y:
-            break
-    return f"{m} vs {n}:" + " ".join(steps) + ","
 
 
 def _division_trace(n: int, d: int) -> str:
