@@ -46,8 +46,8 @@ def _reason(e: BaseException) -> str:
     while e.__cause__ is not None:
         e = e.__cause__
     text = (str(e).splitlines() or [""])[0]
-    cut = r' in OCDBT database at local file "[^"]*"|( See full TensorStore| \[tensorstore_spec|\. Truncating|\. Expected).*'
-    text = re.sub(cut, "", text)
+    text = re.sub(r' in OCDBT database at local file "[^"]*"', "", text)
+    text = re.split(r" See full TensorStore| \[tensorstore_spec|\. Truncating|\. Expected", text)[0]
     return f"{type(e).__name__}: {text[:200]}"
 
 
