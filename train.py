@@ -83,9 +83,8 @@ def main(argv: list[str]) -> dict:
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_cfg = run_dir / "config.json"
-    if saved_cfg.exists() and saved_cfg.read_text() != config_lib.to_json(cfg):
+    if saved_cfg.exists() and saved_cfg.read_text(errors="replace") != config_lib.to_json(cfg):
         print(f"note: {saved_cfg} differs from this command's config; resuming with the new one")
-    saved_cfg.write_text(config_lib.to_json(cfg))
 
     # --- Model and optimizer -------------------------------------------------------------------
     model = (verifier.Verifier if cfg.run.stage == "verifier" else Transformer)(cfg.model, nnx.Rngs(cfg.run.seed))
@@ -104,7 +103,11 @@ def main(argv: list[str]) -> dict:
     if ckpt.latest_step() is not None:
         state, meta = ckpt.restore(state)
         start = meta["data_position"]
+        if start > cfg.train.steps:  # finishing would save these weights as an earlier step and overwrite eval.json
+            raise UserError(f"{run_dir} is already at step {start}, past train.steps={cfg.train.steps}; "
+                            "raise train.steps")
         print(f"resumed from step {meta['step']}")
+    saved_cfg.write_text(config_lib.to_json(cfg))  # once the run's checkpoint is known to fit this config
     key = jax.random.wrap_key_data(state["rng"])
 
     # --- One step of the chosen stage, and its held-out eval ------------------------------------

@@ -9,6 +9,7 @@ damaged checkpoint, malformed JSONL) is one line on stderr and exit status 2.
 import argparse
 import dataclasses
 import json
+import math
 import random
 import sys
 from pathlib import Path
@@ -77,6 +78,49 @@ def _levels(text: str | None, task, cfg) -> list[int]:
     return [int(text)]
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, like every other error, instead of the usage block
+        raise UserError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _number(kind, low: float, high: float = math.inf):
+    """argparse type: a finite int or float in [low, high]."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'} {bounds}, "
+                                             f"got {text!r}")
+        return value
+    return parse
+
+
+def _read_prompts(path: str) -> list[dict]:
+    """The rows of a JSONL input file, each a JSON object with a string "prompt" the vocabulary can spell."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--input {path} could not be read as UTF-8 text ({e})") from None
+    rows = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except RecursionError:
+            raise UserError(f"{path} line {i} is nested too deeply to be a row of JSONL") from None
+        except ValueError as e:  # also a JSON number too long to convert
+            raise UserError(f"{path} line {i} is not valid JSON ({str(e).split(';')[0][:120]})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+            raise UserError(f"{path} line {i} needs a string field \"prompt\"")
+        _check_prompt(row["prompt"], f"{path} line {i}")
+        rows.append(row)
+    return rows
+
+
 def _check_prompt(prompt: str, where: str) -> None:
     try:
         encode(prompt)
@@ -91,19 +135,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    rows = _read_prompts(args.input)
     cfg, graphdef, params = _load_policy(args.checkpoint)
-    rows = []
-    for i, line in enumerate(Path(args.input).read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{args.input} line {i} is not JSON ({e.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
-            raise UserError(f"{args.input} line {i} needs a string field \"prompt\"")
-        _check_prompt(row["prompt"], f"{args.input} line {i}")
-        rows.append(row)
     sample_cfg = _sample_cfg(args, cfg)
     prompts = [r["prompt"] for r in rows for _ in range(args.samples)]
     outs = generate(graphdef, params, prompts, sample_cfg, jax.random.key(args.seed), progress="generating") if prompts else []
@@ -227,7 +260,7 @@ def cmd_plot(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="minireason", description="a small reasoning transformer: think, then answer")
+    p = _Parser(prog="minireason", description="a small reasoning transformer: think, then answer")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train from a TOML config (same as python train.py)")
@@ -238,12 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     def sampling(q, samples=True):
         q.add_argument("--checkpoint", required=True, help="run directory, e.g. runs/add_sft")
         if samples:
-            q.add_argument("--samples", type=int, default=1, help="completions per prompt")
-            q.add_argument("--temperature", type=float, default=None, help="default 0 (greedy) for one sample, else 1")
-            q.add_argument("--top-p", type=float, default=1.0)
-        q.add_argument("--max-thinking", type=int, default=-1, help="thinking-token budget (-1: none)")
-        q.add_argument("--min-thinking", type=int, default=0, help="suppress </think> and <eos> until this many thinking tokens")
-        q.add_argument("--max-new", type=int, default=0, help="completion length cap (0: the run's eval.max_new)")
+            q.add_argument("--samples", type=_number(int, 1), default=1, help="completions per prompt")
+            q.add_argument("--temperature", type=_number(float, 0), default=None,
+                           help="default 0 (greedy) for one sample, else 1")
+            q.add_argument("--top-p", type=_number(float, 0, 1), default=1.0)
+        q.add_argument("--max-thinking", type=_number(int, -1), default=-1, help="thinking-token budget (-1: none)")
+        q.add_argument("--min-thinking", type=_number(int, 0), default=0,
+                       help="suppress </think> and <eos> until this many thinking tokens")
+        q.add_argument("--max-new", type=_number(int, 0), default=0,
+                       help="completion length cap (0: the run's eval.max_new)")
         q.add_argument("--seed", type=int, default=0)
 
     g = sub.add_parser("generate", help="complete every prompt of a JSONL file")
@@ -262,9 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--task", required=True)
     e.add_argument("--level", default=None,
                    help="a level, or all (every level of the task); default: every level the run was trained on")
-    e.add_argument("--n", type=int, default=1000, help="held-out problems")
+    e.add_argument("--n", type=_number(int, 1), default=1000, help="held-out problems")
     e.add_argument("--k", type=int, default=1, help="samples per problem: pass@k, maj@k (and rerank@k with --verifier)")
-    e.add_argument("--temperature", type=float, default=1.0, help="for the k samples (greedy accuracy is always reported)")
+    e.add_argument("--temperature", type=_number(float, 0), default=1.0,
+                   help="for the k samples (greedy accuracy is always reported)")
     e.add_argument("--verifier", default=None, help="a verifier run directory (train.py configs/*_verifier.toml)")
     e.add_argument("--sweep", action="store_true", help="also accuracy vs thinking budget; JSON and PNG plots")
     e.add_argument("--budgets", default="0,8,16,32,64,128", help="thinking-token caps for --sweep")
@@ -289,10 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.fn(args)
-    except (UserError, FileNotFoundError) as e:
+    except (UserError, OSError) as e:  # OSError: a file that is missing, a directory, unwritable
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyError as e:  # unknown task: the registry's message names the close matches

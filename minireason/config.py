@@ -3,13 +3,15 @@
     python train.py configs/add_sft.toml train.steps=500 model.d_model=96 data.tasks={add=1,sub=1}
 
 Every key is checked: an unknown one is an error that names it and suggests close matches; a
-value of the wrong type is an error that names the expected type. Override values are read as
-TOML (`x=3`, `x=0.1`, `x=true`, `x="text"` or bare `x=text` for strings, `x={a=1}`, `x=[1,2]`).
+value of the wrong type is an error that names the expected type; a value out of range (RULES,
+then `check`) is an error that says what it must be. Override values are read as TOML (`x=3`,
+`x=0.1`, `x=true`, `x="text"` or bare `x=text` for strings, `x={a=1}`, `x=[1,2]`).
 """
 
 import dataclasses
 import difflib
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .model import ModelConfig
+from .tasks import TASKS, check_mix
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,8 @@ def _unknown(key: str) -> UserError:
 
 
 def from_dict(tree: dict) -> Config:
+    if not isinstance(tree, dict):
+        raise UserError(f"a config must be a table of sections such as [model], got {type(tree).__name__}")
     sections = {}
     for sec in dataclasses.fields(Config):
         values = tree.get(sec.name, {})
@@ -158,7 +163,56 @@ def from_dict(tree: dict) -> Config:
     for name in tree:
         if name not in sections:
             raise _unknown(str(name))
-    return Config(**sections)
+    cfg = Config(**sections)
+    check(cfg)
+    return cfg
+
+
+# Value rules: key -> (test, what the value must be). Floats must also be finite (no nan or inf).
+# rl.check_config and verifier.check_config add the rules of their stages; check() the cross-field ones.
+AT_LEAST_1, AT_LEAST_0, POSITIVE = (lambda v: v >= 1, ">= 1"), (lambda v: v >= 0, ">= 0"), (lambda v: v > 0, "> 0")
+UNIT = (lambda v: 0 <= v <= 1, "in [0, 1]")
+RULES = {
+    "model.d_model": AT_LEAST_1, "model.n_layers": AT_LEAST_1, "model.n_heads": AT_LEAST_1,
+    "model.mlp_hidden": AT_LEAST_1, "model.max_len": AT_LEAST_1, "model.rope_base": POSITIVE,
+    "model.dtype": (lambda v: v in ("float32", "bfloat16", "float16"), 'one of "float32", "bfloat16", "float16"'),
+    "data.batch_size": AT_LEAST_1,
+    "optim.lr": POSITIVE, "optim.warmup_steps": AT_LEAST_0, "optim.min_lr_ratio": UNIT,
+    "optim.weight_decay": AT_LEAST_0, "optim.b1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "optim.b2": (lambda v: 0 <= v < 1, "in [0, 1)"), "optim.clip_norm": POSITIVE,
+    "train.steps": AT_LEAST_1, "train.log_every": AT_LEAST_1, "train.eval_every": AT_LEAST_1,
+    "train.save_every": AT_LEAST_1, "train.keep_last": AT_LEAST_1,
+    "eval.n": AT_LEAST_1, "eval.n_periodic": AT_LEAST_1, "eval.max_new": AT_LEAST_1, "eval.batch_size": AT_LEAST_1,
+    "eval.show": AT_LEAST_0, "eval.samples": AT_LEAST_0, "eval.temperature": AT_LEAST_0,
+    "rl.top_p": UNIT, "rl.length_penalty": AT_LEAST_0, "rl.clip_low": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "rl.clip_high": AT_LEAST_0, "rl.kl_beta": AT_LEAST_0, "rl.max_resample": AT_LEAST_0,
+}
+
+
+def check(cfg: Config) -> None:
+    """Raise UserError, naming the key and what it must be, for a value no run can use."""
+    for sec in dataclasses.fields(Config):
+        for f in dataclasses.fields(sec.type):
+            key, value = f"{sec.name}.{f.name}", getattr(getattr(cfg, sec.name), f.name)
+            numbers = value.values() if isinstance(value, dict) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                raise UserError(f"{key} must be finite (not nan or inf), got {value}")
+            if key in RULES and not RULES[key][0](value):
+                raise UserError(f"{key} must be {RULES[key][1]}, got {value!r}")
+    m = cfg.model
+    if m.d_model % m.n_heads or m.d_model // m.n_heads % 2:
+        raise UserError(f"model.d_model ({m.d_model}) must be model.n_heads ({m.n_heads}) times an even head "
+                        "dimension (RoPE rotates channel pairs), e.g. d_model=128 with n_heads=4")
+    try:
+        check_mix(cfg.data.tasks, cfg.data.levels, cfg.data.train_buckets)
+    except (KeyError, ValueError) as e:
+        raise UserError(e.args[0]) from None
+    for name, level in cfg.eval.levels.items():
+        if name not in cfg.data.tasks:
+            raise UserError(f"eval.levels names {name!r}, which is not in data.tasks ({', '.join(cfg.data.tasks)})")
+        t = TASKS[name]
+        if not t.min_level <= level <= t.max_level:
+            raise UserError(f"eval.levels.{name} must be in {t.min_level}..{t.max_level}, got {level}")
 
 
 def _parse_value(text: str):
@@ -175,9 +229,11 @@ def load(path: str | None, overrides: list[str] = ()) -> Config:
         try:
             tree = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
-            raise UserError(f"config file {path} not found (see configs/ for the shipped ones)") from None
+            raise UserError(f"config file {path!r} not found (see configs/ for the shipped ones)") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"config file {path!r} could not be read as text ({e}); pass a .toml file") from None
         except tomllib.TOMLDecodeError as e:
-            raise UserError(f"config file {path} is not valid TOML: {e}") from None
+            raise UserError(f"config file {path!r} is not valid TOML: {e}") from None
     for item in overrides:
         key, eq, text = item.partition("=")
         if not eq or key.count(".") != 1:

@@ -18,12 +18,23 @@ def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[li
     path = Path(run_dir) / "eval_history.jsonl"
     if not path.is_file():
         raise UserError(f"{path} not found: train the run first (python train.py CONFIG.toml)")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is damaged: not UTF-8 text ({e.reason} at byte {e.start})") from None
     by_task: dict[str, dict[int, float]] = {}
-    for line in path.read_text().splitlines():
-        row = json.loads(line)
-        for task, r in row["tasks"].items():
-            if metric in r:
-                by_task.setdefault(task, {})[row["step"]] = r[metric]
+    for i, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+            tasks, step = row["tasks"], int(row["step"])
+            curves = [(task, r[metric]) for task, r in tasks.items() if metric in r]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            if i == len(lines):  # a run stopped mid-write: its last eval is lost, the rest is good
+                print(f"note: skipped the last line of {path}, which is cut short")
+                break
+            raise UserError(f"{path} line {i} is not an eval record; delete or fix that line") from None
+        for task, value in curves:
+            by_task.setdefault(task, {})[step] = value
     if not by_task:
         raise UserError(f"{path} has no {metric!r}; metrics there: accuracy, format_rate, thinking_tokens (pass@k with eval.samples > 0)")
     return {task: (sorted(v), [v[s] for s in sorted(v)]) for task, v in by_task.items()}
