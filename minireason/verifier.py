@@ -22,7 +22,6 @@ Simplified, because the models are tiny and the task scorers are exact:
 
 import json
 import random
-import sys
 from functools import partial
 
 import jax
@@ -30,7 +29,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from tqdm import tqdm
 
 from .config import VerifierConfig
 from .errors import UserError
@@ -157,10 +155,9 @@ def collect(cfg, path, load_policy, log=print) -> dict:
     data = {"tasks": tasks}
     for split_index, split in enumerate(SPLITS):
         jobs = [(i, name, ex) for i, (name, ex) in enumerate(drawn[split]) for _ in range(v.samples_per_prompt)]
-        key, B, outs = jax.random.fold_in(jax.random.key(cfg.run.seed), split_index), cfg.eval.batch_size, []
-        for lo in tqdm(range(0, len(jobs), B), desc=f"sampling {split} completions from {v.policy}", file=sys.stdout):
-            outs += generate(graphdef, params, [ex.prompt for _, _, ex in jobs[lo:lo + B]], sample_cfg,
-                             jax.random.fold_in(key, lo), B)
+        outs = generate(graphdef, params, [ex.prompt for _, _, ex in jobs], sample_cfg,
+                        jax.random.fold_in(jax.random.key(cfg.run.seed), split_index), cfg.eval.batch_size,
+                        progress=f"sampling {split} completions from {v.policy}")
         rows = []
         for (i, name, ex), o in zip(jobs, outs):
             ids = sample_ids(ex.prompt, o["thinking"], o["answer"])
