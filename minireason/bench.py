@@ -7,7 +7,7 @@ and RL steps: rollout throughput and how a step splits between sampling and lear
 Each figure is the median of several repeats (this machine is shared and noisy). The KV-cache
 and naive decodes run the same greedy decode and must produce identical tokens. The RL figures
 use the policy the RL config starts from (its run.init_from) when that run exists, else a
-random model, which writes every completion to the length cap.
+random model (the config's [model], or the default one), which writes every completion to the length cap.
 """
 
 import argparse
@@ -21,10 +21,10 @@ import jax
 import numpy as np
 from flax import nnx
 
-from .checkpoint import load_run
 from .config import load
 from .model import Transformer, count_params
 from .rl import make_rl_update
+from .runs import load_run
 from .sampler import SampleConfig, pad_prompts, sample, sample_naive
 from .sft import batch_at, make_optimizer, make_train_step
 from .tasks import heldout_examples
@@ -86,9 +86,10 @@ def run(config: str, repeats: int, new_tokens: int, batch: int) -> dict:
 def run_rl(config: str, repeats: int) -> dict:
     cfg = load(config)
     start = cfg.run.init_from if cfg.run.init_from and Path(cfg.run.init_from, "config.json").is_file() else ""
-    graphdef, params = nnx.split(Transformer(cfg.model, nnx.Rngs(0)))
     if start:
-        params = load_run(start)[2]
+        _, graphdef, params = load_run(start)
+    else:
+        graphdef, params = nnx.split(Transformer(cfg.model, nnx.Rngs(0)))
     tx = make_optimizer(cfg.optim, cfg.train.steps * cfg.rl.ppo_epochs)
     update = make_rl_update(graphdef, tx, cfg)
     opt_state = tx.init(params)
@@ -101,8 +102,10 @@ def run_rl(config: str, repeats: int) -> dict:
     return dict(
         rl_config=config, rl_policy=start or "random init", rl_rollout_rows=rows, rl_max_new=cfg.rl.max_new,
         rl_ppo_epochs=cfg.rl.ppo_epochs, rl_first_step_s=round(first_step, 2),
-        rl_completions_per_s=round(med("completions_per_s"), 1), rl_rollout_tokens_per_s=round(med("rollout_tokens_per_s")),
-        rl_learner_tokens_per_s=round(med("learner_tokens_per_s")), rl_sampling_fraction=round(med("sampling_fraction"), 3),
+        rl_completions_per_s=round(med("completions_per_s"), 1),
+        rl_rollout_tokens_per_s=round(med("rollout_tokens_per_s")),
+        rl_learner_tokens_per_s=round(med("learner_tokens_per_s")),
+        rl_sampling_fraction=round(med("sampling_fraction"), 3),
         rl_mean_completion_tokens=round(med("thinking_tokens") + med("answer_tokens"), 1),
     )
 

@@ -1,11 +1,14 @@
-"""Orbax checkpoints under runs/NAME/checkpoints: model, optimizer state, step, RNG, data position.
+"""Orbax checkpoints under runs/NAME/checkpoints: parameters, optimizer state and the step.
 
+The step is all a resumed run needs besides the arrays: the data of step s (and the samples of
+RL's step s) are a pure function of (seed, s), and the eval key is derived from the seed.
 Orbax writes each step to a temporary directory and renames it when complete, so a save that is
 interrupted never touches the previous good checkpoint. We keep the last `keep_last` steps and
 the best one by held-out accuracy. Restores go through an abstract target (shapes and dtypes
 only), so nothing is allocated twice and a mismatched checkpoint fails loudly. The JSON meta
-holds a sha256 of the saved arrays: a restore that reads different bytes (a flipped bit on disk)
-is refused instead of sampling from NaN weights.
+holds a sha256 of each saved part (parameters, optimizer state): a restore that reads different
+bytes (a flipped bit on disk) is refused instead of sampling from NaN weights. Reading a whole
+run directory back (its config, model and parameters) is minireason/runs.py.
 """
 
 import hashlib
@@ -24,7 +27,8 @@ from .errors import UserError
 def _manager(directory: Path, keep_last: int = 2) -> ocp.CheckpointManager:
     keep = policies.AnyPreservationPolicy([
         policies.LatestN(n=keep_last),
-        policies.BestN(get_metric_fn=lambda m: m["accuracy"], reverse=False, n=1, keep_checkpoints_without_metrics=False),
+        policies.BestN(get_metric_fn=lambda m: m["accuracy"], reverse=False, n=1,
+                       keep_checkpoints_without_metrics=False),
     ])
     options = ocp.CheckpointManagerOptions(preservation_policy=keep, create=True)
     return ocp.CheckpointManager(directory.absolute(), options=options, item_names=("state", "meta"))
@@ -63,7 +67,7 @@ def _quiet_closed_loop(previous):
 
 
 class Checkpointer:
-    """Saves and restores {"params", "opt_state", "rng"} plus a JSON `meta`: step, data_position (ints), checksum."""
+    """Saves and restores {"params", "opt_state"} plus a JSON `meta`: {"step": ..., "checksums": {part: sha256}}."""
 
     def __init__(self, run_dir: str | Path, keep_last: int = 2):
         self.directory = Path(run_dir).absolute() / "checkpoints"
@@ -73,8 +77,8 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def save(self, step: int, state: dict, meta: dict, metrics: dict | None = None) -> None:
-        meta = dict(meta, checksum=checksum(state))
-        args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+        meta = dict(meta, checksums={part: checksum(tree) for part, tree in state.items()})
+        args = ocp.args.Composite(state=ocp.args.PyTreeSave(state), meta=ocp.args.JsonSave(meta))
         self.manager.save(step, args=args, metrics=metrics, force=True)
 
     def restore(self, like: dict, step: int | None = None) -> tuple[dict, dict]:
@@ -83,10 +87,12 @@ class Checkpointer:
         if step is None:
             raise UserError(f"no checkpoint in {self.directory}: train one first (python train.py CONFIG.toml)")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        # partial_restore: read what `like` names and skip the rest (older runs also saved an unused `rng`)
+        state = ocp.args.PyTreeRestore(abstract, ocp.checkpoint_utils.construct_restore_args(abstract),
+                                       partial_restore=True)
         previous, sys.unraisablehook = sys.unraisablehook, _quiet_closed_loop(sys.unraisablehook)
         try:
-            out = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
-                                                                    meta=ocp.args.JsonRestore()))
+            out = self.manager.restore(step, args=ocp.args.Composite(state=state, meta=ocp.args.JsonRestore()))
         except Exception as e:  # Orbax raises many types; the user needs one clear line (the hook stays installed)
             if "stored shape" in _reason(e) or "Structure mismatch" in _reason(e):  # not damaged: another model
                 raise UserError(f"checkpoint {self.directory / str(step)} holds a model of another shape "
@@ -94,9 +100,15 @@ class Checkpointer:
             raise self._damaged(step, f"could not be read: {_reason(e)}") from None
         sys.unraisablehook = previous
         state, meta = out["state"], out["meta"]
-        if not (isinstance(meta, dict) and all(type(meta.get(k)) is int for k in ("step", "data_position"))):
-            raise self._damaged(step, f"meta/metadata lacks step and data_position: {str(meta)[:100]}")
-        if meta.get("checksum") not in (None, checksum(state)):  # checkpoints from before checksums load as they are
+        shapes = [(x.shape, y.shape) for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(abstract))]
+        if any(got != want for got, want in shapes):  # a partial restore reads what is stored, whatever `like` says
+            got, want = next(pair for pair in shapes if pair[0] != pair[1])
+            raise UserError(f"checkpoint {self.directory / str(step)} holds a model of another shape (an array of "
+                            f"{got} where this config has {want}); use the [model] settings it was trained with")
+        if not (isinstance(meta, dict) and type(meta.get("step")) is int):
+            raise self._damaged(step, f"meta/metadata lacks the step: {str(meta)[:100]}")
+        saved = meta.get("checksums") or {}  # checkpoints from before checksums load as they are
+        if any(part in saved and saved[part] != checksum(tree) for part, tree in state.items()):
             raise self._damaged(step, "checksum mismatch")
         return state, meta
 
@@ -110,30 +122,3 @@ class Checkpointer:
         self.manager.wait_until_finished()
         self.manager.close()
 
-
-def load_run(run_dir: str | Path, step: int | None = None):
-    """(config, graphdef, params) of a trained run directory such as runs/add_sft (or a verifier run)."""
-    from flax import nnx
-
-    from . import config as config_lib
-    from .model import Transformer
-    from .sft import make_optimizer
-    from .verifier import Verifier
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise UserError(f"{run_dir} is not a run directory (no config.json); pass e.g. --checkpoint runs/add_sft")
-    try:
-        cfg = config_lib.from_json((run_dir / "config.json").read_text())
-    except (ValueError, UserError) as e:
-        raise UserError(f"{run_dir / 'config.json'} is damaged: {e}") from None
-    model_class = Verifier if cfg.run.stage == "verifier" else Transformer
-    graphdef, params = nnx.split(nnx.eval_shape(lambda: model_class(cfg.model, nnx.Rngs(0))))
-    tx = make_optimizer(cfg.optim, cfg.train.steps)
-    like = dict(params=params, opt_state=jax.eval_shape(tx.init, params), rng=jax.ShapeDtypeStruct((2,), "uint32"))
-    ckpt = Checkpointer(run_dir)
-    try:
-        state, meta = ckpt.restore(like, step)
-    finally:
-        ckpt.close()
-    return cfg, graphdef, state["params"]

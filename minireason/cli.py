@@ -16,25 +16,25 @@ from pathlib import Path
 
 import jax
 
-from .checkpoint import load_run
 from .errors import UserError
+from .runs import load_policy, load_run
 from .sampler import SampleConfig, generate
 from .tasks import TASKS, get_task
 from .tokenizer import encode, render
 
+TEMPERATURE_HELP = "sampling temperature; default 0 (greedy) for one completion per prompt, 1 for several"
+
+
+def _temperature(args, per_prompt: int) -> float:
+    """--temperature, or its default: greedy for one completion per prompt, 1 for several (they should differ)."""
+    if args.temperature is not None:
+        return args.temperature
+    return 0.0 if per_prompt == 1 else 1.0
+
 
 def _sample_cfg(args, cfg) -> SampleConfig:
-    temperature = args.temperature if args.temperature is not None else (1.0 if args.samples > 1 else 0.0)
-    return SampleConfig(max_new=args.max_new or cfg.eval.max_new, temperature=temperature,
+    return SampleConfig(max_new=args.max_new or cfg.eval.max_new, temperature=_temperature(args, args.samples),
                         top_p=args.top_p, max_thinking=args.max_thinking, min_thinking=args.min_thinking)
-
-
-def _load_policy(run_dir: str):
-    """(config, graphdef, params) of a policy run; a verifier run is a usage error."""
-    cfg, graphdef, params = load_run(run_dir)
-    if cfg.run.stage == "verifier":
-        raise UserError(f"{run_dir} is a verifier run: pass a policy as --checkpoint (and the verifier as --verifier)")
-    return cfg, graphdef, params
 
 
 def _load_scorer(run_dir: str, task: str):
@@ -43,7 +43,7 @@ def _load_scorer(run_dir: str, task: str):
 
     if not (Path(run_dir) / "config.json").is_file():
         raise UserError(f"--verifier {run_dir} is not a run directory (no config.json); "
-                         "train one first, e.g. python train.py configs/countdown_verifier.toml")
+                        "train one first, e.g. python train.py configs/countdown_verifier.toml")
     cfg, graphdef, params = load_run(run_dir)
     if cfg.run.stage != "verifier":
         raise UserError(f"--verifier {run_dir} is a {cfg.run.stage} run, not a verifier (run.stage = \"verifier\")")
@@ -68,8 +68,8 @@ def _levels(text: str | None, task, cfg) -> list[int]:
 
     if text is None:
         if task.name not in cfg.data.tasks:
-            raise UserError(f"the run was not trained on {task.name!r}; pass --level ({task.min_level}..{task.max_level} "
-                             "or all)")
+            raise UserError(f"the run was not trained on {task.name!r}; "
+                            f"pass --level ({task.min_level}..{task.max_level} or all)")
         return eval_levels(cfg)[task.name]
     if text == "all":
         return list(range(task.min_level, task.max_level + 1))
@@ -129,17 +129,18 @@ def _check_prompt(prompt: str, where: str) -> None:
 
 
 def cmd_train(args) -> int:
-    import train  # the recipe at the top of the repository, installed as a module
+    from .train import cli  # the recipe, minireason/train.py
 
-    return train.cli([args.config, *args.overrides])
+    return cli([args.config, *args.overrides])
 
 
 def cmd_generate(args) -> int:
     rows = _read_prompts(args.input)
-    cfg, graphdef, params = _load_policy(args.checkpoint)
+    cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
     sample_cfg = _sample_cfg(args, cfg)
     prompts = [r["prompt"] for r in rows for _ in range(args.samples)]
-    outs = generate(graphdef, params, prompts, sample_cfg, jax.random.key(args.seed), progress="generating") if prompts else []
+    key = jax.random.key(args.seed)
+    outs = generate(graphdef, params, prompts, sample_cfg, key, progress="generating") if prompts else []
     keys = ("thinking", "answer", "thinking_tokens", "answer_tokens")
     with open(args.output, "w") as f:
         for i, row in enumerate(rows):
@@ -152,8 +153,9 @@ def cmd_generate(args) -> int:
 
 def cmd_sample(args) -> int:
     _check_prompt(args.prompt, "prompt")
-    cfg, graphdef, params = _load_policy(args.checkpoint)
-    for o in generate(graphdef, params, [args.prompt] * args.samples, _sample_cfg(args, cfg), jax.random.key(args.seed)):
+    cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
+    outs = generate(graphdef, params, [args.prompt] * args.samples, _sample_cfg(args, cfg), jax.random.key(args.seed))
+    for o in outs:
         print(f"prompt:   {args.prompt}")
         print(f"thinking: {o['thinking']}")
         print(f"answer:   {o['answer']}{'' if o['well_formed'] else '   (malformed: no single </think> before <eos>)'}")
@@ -163,68 +165,74 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     """Greedy accuracy; with --k K the test-time compute ladder from K samples; with --sweep its curves and plots."""
-    from .evaluate import budget_sweep, evaluate_levels, sample_ladder
+    task, levels, budgets, scorer, (cfg, graphdef, params) = _eval_plan(args)
+    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
+                              min_thinking=args.min_thinking)
+    r = _eval_measure(args, graphdef, params, levels, budgets, scorer, sample_cfg)
+    tag = str(levels[-1]) if len(levels) == 1 else f"{levels[0]}-{levels[-1]}"
+    stem = "sweep" if args.sweep else "eval"
+    out = Path(args.output or Path(args.checkpoint) / f"{stem}_{task.name}_level{tag}.json")
+    out.write_text(json.dumps(r, indent=2))
+    _eval_print(r, levels)
+    print(f"wrote {out}")
+    if args.sweep:
+        from .plots import plot_sweep
 
+        png_k, png_budget = plot_sweep(r, out)
+        print(f"wrote {png_k} and {png_budget}")
+    return 0
+
+
+def _eval_plan(args):
+    """Check the arguments and load what they name: (task, levels, budgets, scorer, (cfg, graphdef, params))."""
     task = get_task(args.task)
     if args.k < 1 or (args.k == 1 and (args.sweep or args.verifier)):
         raise UserError(f"--k must be >= 1, and >= 2 with --sweep or --verifier (e.g. --k 64); got {args.k}")
+    if args.k == 1 and args.temperature is not None:
+        raise UserError("--temperature is for the --k samples; with --k 1 eval reports greedy accuracy only")
     budgets = _budgets(args.budgets) if args.sweep else []
-    cfg, graphdef, params = _load_policy(args.checkpoint)
+    policy = load_policy(args.checkpoint, "--checkpoint")
     scorer = _load_scorer(args.verifier, args.task) if args.verifier else None
-    levels = _levels(args.level, task, cfg)
+    levels = _levels(args.level, task, policy[0])
     if len(levels) > 1 and (args.k > 1 or args.sweep):  # sampling many times: the highest level only
         if args.level is not None:
             raise UserError("--k and --sweep take one --level; --level all gives greedy accuracy per level")
         levels = levels[-1:]
-    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
-                              min_thinking=args.min_thinking)
+    return task, levels, budgets, scorer, policy
+
+
+def _eval_measure(args, graphdef, params, levels, budgets, scorer, sample_cfg) -> dict:
+    """Greedy accuracy at each level; then the ladder from --k samples, and the thinking-budget sweep."""
+    from .evaluate import budget_sweep, evaluate_levels, sample_ladder
+
     key = jax.random.key(args.seed)
     r = evaluate_levels(graphdef, params, args.task, levels, args.n, sample_cfg, key)
     r.pop("samples")
-    level = levels[-1]
-    tag = str(level) if len(levels) == 1 else f"{levels[0]}-{level}"
     if args.k > 1:  # all K samples are drawn once; every k <= K is computed from them
-        sampled = dataclasses.replace(sample_cfg, temperature=args.temperature)
-        r.update(sample_ladder(graphdef, params, args.task, level, args.n, args.k, sampled, key, scorer=scorer))
+        sampled = dataclasses.replace(sample_cfg, temperature=_temperature(args, args.k))
+        r.update(sample_ladder(graphdef, params, args.task, levels[-1], args.n, args.k, sampled, key, scorer=scorer))
         if args.verifier:
             r["verifier"] = args.verifier
     if args.sweep:
-        r["budgets"] = budget_sweep(graphdef, params, args.task, level, args.n, budgets, sample_cfg.max_new, key)
-    stem = "sweep" if args.sweep else "eval"
-    out = Path(args.output or Path(args.checkpoint) / f"{stem}_{args.task}_level{tag}.json")
-    out.write_text(json.dumps(r, indent=2))
+        r["budgets"] = budget_sweep(graphdef, params, args.task, levels[-1], args.n, budgets, sample_cfg.max_new, key)
+    return r
+
+
+def _eval_print(r: dict, levels: list[int]) -> None:
+    """The headline numbers, the k curves, the budget sweep and, for several levels, a table by level."""
     for k, v in r.items():
         if k not in ("curves", "budgets", "levels"):
             print(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
     for metric, curve in r.get("curves", {}).items():
         print(f"{metric:24s} " + "  ".join(f"k={k} {v:.3f}" for k, v in curve.items()))
     for row in r.get("budgets", []):
-        print(f"thinking budget {row['budget']:<8d} accuracy {row['accuracy']:.3f}, thinking {row['thinking_tokens']:.1f} tok")
+        print(f"thinking budget {row['budget']:<8d} accuracy {row['accuracy']:.3f}, "
+              f"thinking {row['thinking_tokens']:.1f} tok")
     if len(levels) > 1:
         print(f"{'level':>5}  {'held-out':>8}  {'accuracy':>8}  {'format':>6}  {'thinking tokens':>15}")
         for lv, m in r["levels"].items():
-            print(f"{lv:>5}  {m['n']:>8}  {m['accuracy']:>8.1%}  {m['format_rate']:>6.1%}  {m['thinking_tokens']:>15.1f}")
-    print(f"wrote {out}")
-    if args.sweep:
-        _plot_sweep(r, out)
-    return 0
-
-
-def _plot_sweep(r: dict, out: Path) -> None:
-    """Accuracy vs k (the test-time compute ladder) and accuracy vs thinking budget, as PNGs next to the JSON."""
-    from .plots import line_plot
-
-    title = f"{r['task']} level {r['level']}, {r['n']} held-out problems"
-    greedy = ("greedy", r["accuracy"])
-    ks = list(r["curves"]["pass@k"])
-    series = {metric: (list(curve), list(curve.values())) for metric, curve in r["curves"].items()}
-    png = line_plot(series, out.with_name(out.stem + "_k.png"), f"samples per problem k (temperature {r['temperature']})",
-                    "held-out accuracy", title, log_x=True, log_base=2, hline=greedy, xticks=ks)
-    budgets = [row["budget"] for row in r["budgets"]]
-    png2 = line_plot({"greedy, thinking capped": (budgets, [row["accuracy"] for row in r["budgets"]])},
-                     out.with_name(out.stem + "_budget.png"), "thinking-token budget (</think> forced at the cap)",
-                     "held-out accuracy", title, hline=("greedy, no cap", r["accuracy"]), xticks=budgets)
-    print(f"wrote {png} and {png2}")
+            print(f"{lv:>5}  {m['n']:>8}  {m['accuracy']:>8.1%}  {m['format_rate']:>6.1%}  "
+                  f"{m['thinking_tokens']:>15.1f}")
 
 
 def cmd_tasks(args) -> int:
@@ -272,9 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--checkpoint", required=True, help="run directory, e.g. runs/add_sft")
         if samples:
             q.add_argument("--samples", type=_number(int, 1), default=1, help="completions per prompt")
-            q.add_argument("--temperature", type=_number(float, 0), default=None,
-                           help="default 0 (greedy) for one sample, else 1")
             q.add_argument("--top-p", type=_number(float, 0, 1), default=1.0)
+        q.add_argument("--temperature", type=_number(float, 0), default=None, help=TEMPERATURE_HELP)
         q.add_argument("--max-thinking", type=_number(int, -1), default=-1, help="thinking-token budget (-1: none)")
         q.add_argument("--min-thinking", type=_number(int, 0), default=0,
                        help="suppress </think> and <eos> until this many thinking tokens")
@@ -299,9 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--level", default=None,
                    help="a level, or all (every level of the task); default: every level the run was trained on")
     e.add_argument("--n", type=_number(int, 1), default=1000, help="held-out problems")
-    e.add_argument("--k", type=int, default=1, help="samples per problem: pass@k, maj@k (and rerank@k with --verifier)")
-    e.add_argument("--temperature", type=_number(float, 0), default=1.0,
-                   help="for the k samples (greedy accuracy is always reported)")
+    e.add_argument("--k", type=_number(int, 1), default=1, help="samples per problem at --temperature: pass@k, maj@k "
+                   "(and rerank@k with --verifier); greedy accuracy is always reported too")
     e.add_argument("--verifier", default=None, help="a verifier run directory (train.py configs/*_verifier.toml)")
     e.add_argument("--sweep", action="store_true", help="also accuracy vs thinking budget; JSON and PNG plots")
     e.add_argument("--budgets", default="0,8,16,32,64,128", help="thinking-token caps for --sweep")
@@ -331,9 +337,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except (UserError, OSError) as e:  # OSError: a file that is missing, a directory, unwritable
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyError as e:  # unknown task: the registry's message names the close matches
-        print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
 
 

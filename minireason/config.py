@@ -38,7 +38,7 @@ class DataConfig:
     levels: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lowest, highest) level
     think: bool = True  # False trains the no-think format (answer directly)
     batch_size: int = 64
-    seq_len: int = 64  # every example is padded to this; longer ones are an error
+    seq_len: int = 64  # every example is padded to this; a longer one is skipped (an error at start-up if >1% are)
     # Training draws prompts whose hash bucket (0..9; 0 is held out) is in low..high. The default is
     # all of them; a narrower range keeps, say, SFT's prompts and RL's apart on a small task.
     train_buckets: tuple[int, int] = (1, 9)
@@ -86,14 +86,14 @@ class RLConfig:
     correct_weight: float = 1.0  # reward for a right answer (scored only when well formed)
     format_weight: float = 0.1  # reward for a well-formed completion with a non-empty answer
     length_penalty: float = 0.0  # subtracted times (completion tokens / max_new); 0 means off
-    trace_weight: float = 0.0  # reward for a thinking trace whose every step checks out (tasks with check_thinking); 0 = off
-    advantage: str = "drgrpo"  # "grpo" (r - mean) / std, "drgrpo" r - mean (per group), "reinforce" r - batch mean
+    trace_weight: float = 0.0  # reward for a thinking trace whose every step checks out (tasks with check_thinking)
+    advantage: str = "grpo"  # "grpo" (r - mean) / std, "drgrpo" r - mean (per group), "reinforce" r - batch mean
     negative_weight: float = 1.0  # scales negative advantages; 0 learns only from better-than-average samples
     clip_low: float = 0.2  # ratio clipped below at 1 - clip_low (PPO epsilon)
     clip_high: float = 0.28  # ratio clipped above at 1 + clip_high (DAPO's clip-higher)
     kl_beta: float = 0.0  # weight of the k3 KL penalty toward the starting policy; 0 skips the reference model
     ppo_epochs: int = 2  # optimizer steps taken on each rollout batch
-    aggregation: str = "token_mean"  # "token_mean" (every token counts once, DAPO) or "seq_mean" (per sequence, GRPO)
+    aggregation: str = "seq_mean"  # "seq_mean" (per sequence, GRPO) or "token_mean" (every token counts once, DAPO)
     dynamic_sampling: bool = False  # replace groups whose rewards are all equal by groups of freshly drawn prompts
     max_resample: int = 2  # extra rollouts dynamic sampling may draw per step
 
@@ -174,7 +174,7 @@ AT_LEAST_1, AT_LEAST_0, POSITIVE = (lambda v: v >= 1, ">= 1"), (lambda v: v >= 0
 UNIT = (lambda v: 0 <= v <= 1, "in [0, 1]")
 RULES = {
     "model.d_model": AT_LEAST_1, "model.n_layers": AT_LEAST_1, "model.n_heads": AT_LEAST_1,
-    "model.mlp_hidden": AT_LEAST_1, "model.max_len": AT_LEAST_1, "model.rope_base": POSITIVE,
+    "model.mlp_hidden": AT_LEAST_1, "model.rope_base": POSITIVE,
     "model.dtype": (lambda v: v in ("float32", "bfloat16", "float16"), 'one of "float32", "bfloat16", "float16"'),
     "data.batch_size": AT_LEAST_1,
     "optim.lr": POSITIVE, "optim.warmup_steps": AT_LEAST_0, "optim.min_lr_ratio": UNIT,
@@ -222,8 +222,12 @@ def _parse_value(text: str):
         return text  # a bare string such as run.name=myrun
 
 
-def load(path: str | None, overrides: list[str] = ()) -> Config:
-    """Read a TOML file (or start from defaults), apply `section.key=value` overrides."""
+def load(path: str | None, overrides: list[str] = (), model: ModelConfig | None = None) -> Config:
+    """Read a TOML file (or start from defaults), apply `section.key=value` overrides.
+
+    `model`, when given (the model of the run in run.init_from), supplies the [model] keys that
+    the file and the overrides leave out.
+    """
     tree: dict = {}
     if path is not None:
         try:
@@ -242,6 +246,8 @@ def load(path: str | None, overrides: list[str] = ()) -> Config:
         if not isinstance(tree.setdefault(section, {}), dict):
             raise UserError(f"[{section}] must be a table of keys")
         tree[section][name] = _parse_value(text)
+    if model is not None:
+        tree["model"] = {**dataclasses.asdict(model), **tree.get("model", {})}
     cfg = from_dict(tree)
     if not cfg.run.name and path is not None:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, name=Path(path).stem))
@@ -253,4 +259,7 @@ def to_json(cfg: Config) -> str:
 
 
 def from_json(text: str) -> Config:
-    return from_dict(json.loads(text))
+    tree = json.loads(text)
+    if isinstance(tree, dict) and isinstance(tree.get("model"), dict):
+        tree["model"].pop("max_len", None)  # saved by runs made before this never-read key was removed
+    return from_dict(tree)

@@ -62,7 +62,8 @@ LEVEL_METRICS = ("n", "accuracy", "format_rate", "thinking_tokens", "answer_toke
 def evaluate_levels(graphdef, params, name: str, levels: list[int], n: int, sample_cfg: SampleConfig, key,
                     batch_size: int = 256) -> dict:
     """`evaluate_task` at each level; returns the highest level's result with `levels`: {level: its metrics}."""
-    per_level = {level: evaluate_task(graphdef, params, name, level, n, sample_cfg, key, batch_size) for level in levels}
+    per_level = {level: evaluate_task(graphdef, params, name, level, n, sample_cfg, key, batch_size)
+                 for level in levels}
     top = per_level[levels[-1]]
     top["levels"] = {str(level): {m: r[m] for m in LEVEL_METRICS} for level, r in per_level.items()}
     return top
@@ -73,7 +74,8 @@ def budget_sweep(graphdef, params, name: str, level: int, n: int, budgets: list[
     """Greedy accuracy with the thinking capped at each budget (budget forcing writes `</think>` at the cap)."""
     rows = []
     for b in budgets:
-        r = evaluate_task(graphdef, params, name, level, n, SampleConfig(max_new=max_new, max_thinking=b), key, batch_size)
+        capped = SampleConfig(max_new=max_new, max_thinking=b)
+        r = evaluate_task(graphdef, params, name, level, n, capped, key, batch_size)
         rows.append(dict(budget=b, accuracy=r["accuracy"], format_rate=r["format_rate"],
                          thinking_tokens=r["thinking_tokens"], answer_tokens=r["answer_tokens"]))
     return rows
@@ -86,8 +88,8 @@ def sample_groups(graphdef, params, name: str, level: int, n: int, samples: int,
     """(examples, groups): `samples` completions of each of n held-out problems, each marked `correct`."""
     task = get_task(name)
     examples = heldout_examples(name, level, n)
-    outs = generate(graphdef, params, [ex.prompt for ex in examples for _ in range(samples)], sample_cfg, key, batch_size,
-                    progress)
+    prompts = [ex.prompt for ex in examples for _ in range(samples)]
+    outs = generate(graphdef, params, prompts, sample_cfg, key, batch_size, progress)
     groups = [outs[i * samples:(i + 1) * samples] for i in range(len(examples))]
     for ex, group in zip(examples, groups):
         for o in group:

@@ -25,7 +25,6 @@ class ModelConfig:
     n_layers: int = 4
     n_heads: int = 4  # H; head dim K = D / H
     mlp_hidden: int = 384  # F
-    max_len: int = 256  # longest sequence (prompt + completion) the sampler will build
     rope_base: float = 10_000.0
     dtype: str = "float32"  # compute dtype; "bfloat16" on accelerators. Parameters stay float32.
     vocab_size: int = VOCAB_SIZE  # V
@@ -127,7 +126,8 @@ class Transformer(nnx.Module):
         start_B = jnp.zeros((B,), jnp.int32) if start_B is None else start_B
         q_idx_T = index + jnp.arange(T)
         k_idx_S = jnp.arange(T if cache is None else cache[0][0].shape[2])
-        mask_BTS = (k_idx_S[None, None, :] <= q_idx_T[None, :, None]) & (k_idx_S[None, None, :] >= start_B[:, None, None])
+        causal_BTS = k_idx_S[None, None, :] <= q_idx_T[None, :, None]
+        mask_BTS = causal_BTS & (k_idx_S[None, None, :] >= start_B[:, None, None])  # and not left padding
         pos_BT = jnp.maximum(q_idx_T[None, :] - start_B[:, None], 0)
         x_BTD = self.embed(tokens_BT).astype(jnp.dtype(self.cfg.dtype))
         new_cache = []

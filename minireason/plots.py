@@ -4,7 +4,7 @@
     minireason eval --checkpoint runs/countdown_sft --task countdown --k 64 --sweep   # test-time compute
 
 Training curves are read from each run's eval_history.jsonl, one line per held-out eval, which
-train.py appends to; TensorBoard shows the same numbers.
+the recipe (minireason/train.py) writes; TensorBoard shows the same numbers.
 """
 
 import json
@@ -14,7 +14,8 @@ from .errors import UserError
 
 
 def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[list[int], list[float]]]:
-    """task -> (steps, values) of one eval metric; a step logged twice (a resumed run) keeps its last value."""
+    """task -> (steps, values) of one eval metric; a step logged twice (by runs made before resumed runs
+    replaced their lines) keeps its last value."""
     path = Path(run_dir) / "eval_history.jsonl"
     if not path.is_file():
         raise UserError(f"{path} not found: train the run first (python train.py CONFIG.toml)")
@@ -36,7 +37,8 @@ def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[li
         for task, value in curves:
             by_task.setdefault(task, {})[step] = value
     if not by_task:
-        raise UserError(f"{path} has no {metric!r}; metrics there: accuracy, format_rate, thinking_tokens (pass@k with eval.samples > 0)")
+        raise UserError(f"{path} has no {metric!r}; metrics there: accuracy, format_rate, thinking_tokens "
+                        "(pass@k with eval.samples > 0)")
     return {task: (sorted(v), [v[s] for s in sorted(v)]) for task, v in by_task.items()}
 
 
@@ -71,3 +73,21 @@ def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str
     fig.savefig(out)
     plt.close(fig)
     return Path(out)
+
+
+def plot_sweep(r: dict, out: Path) -> tuple[Path, Path]:
+    """`minireason eval --sweep`: accuracy vs k (the test-time compute ladder) and accuracy vs thinking budget.
+
+    Two PNGs next to the JSON `out`, from its result `r`; returns their paths.
+    """
+    title = f"{r['task']} level {r['level']}, {r['n']} held-out problems"
+    ks = list(r["curves"]["pass@k"])
+    series = {metric: (list(curve), list(curve.values())) for metric, curve in r["curves"].items()}
+    by_k = line_plot(series, out.with_name(out.stem + "_k.png"),
+                     f"samples per problem k (temperature {r['temperature']})", "held-out accuracy", title,
+                     log_x=True, log_base=2, hline=("greedy", r["accuracy"]), xticks=ks)
+    budgets = [row["budget"] for row in r["budgets"]]
+    by_budget = line_plot({"greedy, thinking capped": (budgets, [row["accuracy"] for row in r["budgets"]])},
+                          out.with_name(out.stem + "_budget.png"), "thinking-token budget (</think> forced at the cap)",
+                          "held-out accuracy", title, hline=("greedy, no cap", r["accuracy"]), xticks=budgets)
+    return by_k, by_budget

@@ -5,7 +5,7 @@ G completions per prompt, score each with the task's verifier, and use the rewar
 the group as the advantage of every token of that completion, in a PPO-style clipped surrogate
 (Schulman et al. 2017). The group mean replaces PPO's learned value network as the baseline.
 
-Two later fixes are built in and can be switched off to compare:
+Two later fixes are built in, off by default (the shipped configs use plain GRPO), to compare:
 - Dr. GRPO (Liu et al. 2025, "Understanding R1-Zero-Like Training", arXiv:2503.20783): do not
   divide advantages by the group's reward std (it over-weights near-solved and near-hopeless
   prompts) and do not normalise each sequence by its own length (it rewards long wrong answers
@@ -14,7 +14,7 @@ Two later fixes are built in and can be switched off to compare:
   ("clip-higher", so unlikely tokens can still grow and entropy does not collapse); token-level
   loss, every completion token in the batch weighing the same ("token_mean"); dynamic sampling,
   which replaces groups whose rewards are all equal (zero advantage, so no gradient) by groups
-  of freshly drawn prompts (`make_rl_update`, at most `max_resample` extra rollouts a step).
+  of freshly drawn prompts (`rl.dynamic_sampling`; at most `max_resample` extra rollouts a step).
 
 Simplified, because the models are tiny and the recipe should fit on one screen:
 - no value network and no reward model: rewards come from the task's own exact scorer;
@@ -37,6 +37,10 @@ rewards a thinking trace whose every step checks out (tasks with a `check_thinki
 countdown): an answer-only reward pays as much for a right answer reached through a wrong step,
 so without it RL reinforces those slips along with the rest of the sample.
 
+One RL step, `update` in `make_rl_update` at the bottom of this file, reads top-down in five
+phases: rollout (sample and score), resample (dynamic sampling), learner batch (advantages),
+passes (the clipped policy-gradient steps) and metrics.
+
 Rollout layout: row b * G + g is sample g of prompt b, so `rewards.reshape(B, G)` gives groups.
 Arrays are (B, N) with N = completion length; the prompt part is left-padded exactly as
 `sampler.pad_prompts` makes it.
@@ -53,7 +57,8 @@ import optax
 from flax import nnx
 
 from .config import RLConfig
-from .sampler import SampleConfig, pad_prompts, sample
+from .sampler import SampleConfig, answer_tokens, pad_prompts, round_up, sample
+from .sft import make_step
 from .tasks import TASKS, Task, get_task, training_examples
 from .tokenizer import BOS_ID, END_THINK_ID, EOS_ID, THINK_ID, decode, parse_completion
 
@@ -108,14 +113,20 @@ def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: R
 
 # --- advantages: each reward compared with its group ---
 
-def group_advantages(rewards_BG, mode: str = "drgrpo", negative_weight: float = 1.0, eps: float = 1e-6):
-    """Advantages (B, G) and a (B,) flag for zero-signal groups (every sample got the same reward).
+def has_signal(rewards, G: int) -> np.ndarray:
+    """Per group of G consecutive rewards: do they differ? A flat group has zero advantage and teaches nothing."""
+    r_XG = np.asarray(rewards).reshape(-1, G)
+    return ~np.all(r_XG == r_XG[:, :1], axis=1)
+
+
+def group_advantages(rewards_BG, mode: str = "grpo", negative_weight: float = 1.0, eps: float = 1e-6):
+    """Advantages (B, G): each reward compared with its group's.
 
     "grpo": (r - group mean) / (group std + eps); "drgrpo": r - group mean; "reinforce":
     r - batch mean (REINFORCE with a mean baseline; groups then play no part in the baseline).
-    In the group modes a zero-signal group gets advantage exactly 0: rounding in the mean would
-    otherwise leave tiny nonzero values, and 0/0 in the std would give NaN. Negative advantages
-    are then multiplied by `negative_weight`.
+    In the group modes a zero-signal group (every sample got the same reward) gets advantage
+    exactly 0: rounding in the mean would otherwise leave tiny nonzero values, and 0/0 in the
+    std would give NaN. Negative advantages are then multiplied by `negative_weight`.
     """
     if mode not in ADVANTAGE_MODES:
         raise ValueError(f"advantage mode must be one of {ADVANTAGE_MODES}, got {mode!r}")
@@ -129,7 +140,7 @@ def group_advantages(rewards_BG, mode: str = "drgrpo", negative_weight: float = 
             var_B1 = jnp.mean(adv_BG**2, axis=1, keepdims=True)
             adv_BG = adv_BG / (jnp.sqrt(jnp.where(flat_B[:, None], 1.0, var_B1)) + eps)
         adv_BG = jnp.where(flat_B[:, None], 0.0, adv_BG)
-    return jnp.where(adv_BG < 0, negative_weight * adv_BG, adv_BG), flat_B
+    return jnp.where(adv_BG < 0, negative_weight * adv_BG, adv_BG)
 
 
 # --- log-probs of a rollout under the current policy ---
@@ -178,7 +189,7 @@ def _aggregate(x_BN, mask_BN, aggregation: str):
 
 
 def policy_loss(logp_BN, old_logp_BN, adv_B, mask_BN, clip_low: float = 0.2, clip_high: float = 0.28,
-                kl_beta: float = 0.0, ref_logp_BN=None, aggregation: str = "token_mean"):
+                kl_beta: float = 0.0, ref_logp_BN=None, aggregation: str = "seq_mean"):
     """PPO clipped surrogate per token with decoupled clip range, plus optional beta * k3 KL.
 
     Per token: -min(ratio * A, clip(ratio, 1 - clip_low, 1 + clip_high) * A), ratio =
@@ -187,7 +198,7 @@ def policy_loss(logp_BN, old_logp_BN, adv_B, mask_BN, clip_low: float = 0.2, cli
     Returns (loss, metrics).
     """
     on_BN = mask_BN > 0
-    # Masked slots are replaced by 0 (not multiplied by 0): an exp() that overflows there must not turn into a NaN gradient.
+    # Masked slots are replaced by 0 (not multiplied by 0): an exp() that overflows there must not make a NaN gradient.
     logp_BN = jnp.where(on_BN, logp_BN, 0.0)
     log_ratio_BN = logp_BN - jnp.where(on_BN, old_logp_BN, 0.0)
     ratio_BN = jnp.exp(log_ratio_BN)
@@ -197,7 +208,7 @@ def policy_loss(logp_BN, old_logp_BN, adv_B, mask_BN, clip_low: float = 0.2, cli
     is_clipped_BN = ((ratio_BN > 1.0 + clip_high) & (adv_B1 > 0)) | ((ratio_BN < 1.0 - clip_low) & (adv_B1 < 0))
     token_mean = partial(_aggregate, mask_BN=mask_BN, aggregation="token_mean")
     metrics = dict(clip_fraction=token_mean(is_clipped_BN.astype(jnp.float32)),
-                   approx_kl=token_mean(ratio_BN - 1.0 - log_ratio_BN))  # k3 of KL(old || new): how far the passes moved
+                   approx_kl=token_mean(ratio_BN - 1.0 - log_ratio_BN))  # k3 of KL(old || new): how far passes moved
     if kl_beta > 0:
         kl_BN = kl_k3(logp_BN, jnp.where(on_BN, ref_logp_BN, 0.0))
         per_token_BN = per_token_BN + kl_beta * kl_BN
@@ -231,7 +242,7 @@ def check_config(cfg: RLConfig, task_names=()) -> None:
 
 
 def make_rl_step(graphdef, tx: optax.GradientTransformation, cfg: RLConfig):
-    """One pure jitted update on a rollout batch, the RL twin of `sft.make_train_step`.
+    """One pure jitted pass over a rollout batch: rl_step(params, opt_state, batch) -> (params, opt_state, metrics).
 
     batch: prompt (B, P) and start (B,) from `sampler.pad_prompts`; completion (B, N) and
     old_logp (B, N) from `sampler.sample`; adv (B,); and ref_logp (B, N) when cfg.kl_beta > 0.
@@ -247,17 +258,10 @@ def make_rl_step(graphdef, tx: optax.GradientTransformation, cfg: RLConfig):
         metrics["entropy"] = _aggregate(entropy_BN, mask_BN, "token_mean")
         return loss, metrics
 
-    @jax.jit
-    def rl_step(params, opt_state, batch):
-        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return params, opt_state, dict(metrics, grad_norm=optax.tree.norm(grads), param_norm=optax.tree.norm(params))
-
-    return rl_step
+    return make_step(loss_fn, tx)
 
 
-# --- one RL step: rollout -> rewards -> advantages -> a few clipped passes ---
+# --- one RL step: rollout -> resample -> learner batch -> a few clipped passes -> metrics ---
 
 def rollout(graphdef, params, cfg, step: int, attempt: int = 0) -> dict:
     """Draw cfg.rl.prompts_per_step training prompts and sample G completions of each; score them.
@@ -274,60 +278,60 @@ def rollout(graphdef, params, cfg, step: int, attempt: int = 0) -> dict:
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(cfg.run.seed), step), attempt)
     sample_cfg = SampleConfig(max_new=cfg.rl.max_new, temperature=cfg.rl.temperature, top_p=cfg.rl.top_p)
     out = jax.device_get(sample(graphdef, params, prompt_BP, start_B, key, sample_cfg))
-    thinking_B = out["thinking_tokens"]
-    answer_B = np.maximum(out["length"] - thinking_B - 1 - out["done"], 0)  # minus </think> and <eos>
     return dict(prompts=np.array(prompts, object), completion=out["tokens"], old_logp=out["logprobs"],
-                length=out["length"], thinking=thinking_B, answer=answer_B, truncated=~out["done"],
-                **rollout_rewards(tasks, prompts, out["tokens"], cfg.rl))
-
-
-def _has_signal(rewards, G: int):
-    """Per group: do its G rewards differ? (Flat groups have zero advantage and teach nothing.)"""
-    r_XG = np.asarray(rewards).reshape(-1, G)
-    return ~np.all(r_XG == r_XG[:, :1], axis=1)
-
-
-def _keep_groups(rollouts: list[dict], B: int, G: int) -> dict:
-    """DAPO's dynamic sampling: B groups whose rewards differ first, then flat ones if there are too few."""
-    rows = {k: np.concatenate([r[k] for r in rollouts]) for k in rollouts[0]}
-    groups = np.argsort(~_has_signal(rows["reward"], G), kind="stable")[:B]
-    take = (groups[:, None] * G + np.arange(G)).reshape(-1)
-    return {k: v[take] for k, v in rows.items()}
+                length=out["length"], thinking=out["thinking_tokens"], answer=answer_tokens(out),
+                truncated=~out["done"], **rollout_rewards(tasks, prompts, out["tokens"], cfg.rl))
 
 
 def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=None):
-    """update(step, params, opt_state) -> (params, opt_state, metrics): one full RL step for train.py."""
+    """update(step, params, opt_state) -> (params, opt_state, metrics): one full RL step for train.py.
+
+    `ref_params` is the frozen reference policy of the KL penalty (used only when cfg.rl.kl_beta > 0).
+    """
     rl, G, B = cfg.rl, cfg.rl.group_size, cfg.rl.prompts_per_step
     rl_step = make_rl_step(graphdef, tx, rl)
     can_check = all(get_task(name).check_thinking is not None for name in cfg.data.tasks)  # else no trace_ok
 
     def update(step: int, params, opt_state):
+        # 1. Rollout: B training prompts, G samples of each, scored by the task verifiers.
         t0 = time.time()
         pool = [rollout(graphdef, params, cfg, step)]
-        while rl.dynamic_sampling and len(pool) <= rl.max_resample and sum(_has_signal(r["reward"], G).sum() for r in pool) < B:
+
+        # 2. Resample (DAPO's dynamic sampling): while fewer than B groups have rewards that differ, draw more
+        #    prompts; keep B groups, those with signal first (flat ones fill up if there are still too few).
+        while (rl.dynamic_sampling and len(pool) <= rl.max_resample
+               and sum(has_signal(r["reward"], G).sum() for r in pool) < B):
             pool.append(rollout(graphdef, params, cfg, step, attempt=len(pool)))
-        first, ro = pool[0], _keep_groups(pool, B, G)
-        prompt_BP, start_B = pad_prompts(list(ro["prompts"]))
-        adv_BG, _ = group_advantages(ro["reward"].reshape(B, G), rl.advantage, rl.negative_weight)
-        N = min(-(-int(ro["length"].max()) // 16) * 16, rl.max_new)  # the learner skips the all-padding tail (bucketed)
-        batch = dict(prompt=prompt_BP, start=start_B, completion=ro["completion"][:, :N], old_logp=ro["old_logp"][:, :N],
-                     adv=adv_BG.reshape(-1))
+        rows = {k: np.concatenate([r[k] for r in pool]) for k in pool[0]}
+        groups = np.argsort(~has_signal(rows["reward"], G), kind="stable")[:B]
+        kept = {k: v[(groups[:, None] * G + np.arange(G)).reshape(-1)] for k, v in rows.items()}
+
+        # 3. Learner batch: every token of a sample gets its group-relative advantage.
+        prompt_BP, start_B = pad_prompts(list(kept["prompts"]))
+        adv_BG = group_advantages(kept["reward"].reshape(B, G), rl.advantage, rl.negative_weight)
+        N = min(round_up(int(kept["length"].max()), 16), rl.max_new)  # skip the all-padding tail (bucketed)
+        batch = dict(prompt=prompt_BP, start=start_B, completion=kept["completion"][:, :N],
+                     old_logp=kept["old_logp"][:, :N], adv=adv_BG.reshape(-1))
         if rl.kl_beta > 0:
             batch["ref_logp"] = completion_logprobs(graphdef, ref_params, prompt_BP, start_B, batch["completion"],
                                                     rl.temperature)[0]
+
+        # 4. Passes: a few clipped policy-gradient steps on the same batch (the clip keeps them near the rollout).
         t1 = time.time()
         for _ in range(rl.ppo_epochs):
             params, opt_state, m = rl_step(params, opt_state, batch)
         m = jax.device_get(m)
         t2 = time.time()
+
+        # 5. Metrics: the last pass's loss terms; rewards of the first rollout, an unbiased look at the policy.
+        first = pool[0]
         sampled = sum(int(r["length"].sum()) for r in pool)
         learned = int(np.sum(np.asarray(completion_mask(batch["completion"])))) * rl.ppo_epochs
-        # Reward statistics describe the first rollout: an unbiased look at the current policy.
         metrics = dict(
             {k: float(v) for k, v in m.items()},
             reward=float(first["reward"].mean()), accuracy=float(first["correct"].mean()),
             format_rate=float(first["well_formed"].mean()),
-            zero_signal_groups=float(1 - _has_signal(first["reward"], G).mean()),
+            zero_signal_groups=float(1 - has_signal(first["reward"], G).mean()),
             thinking_tokens=float(first["thinking"].mean()), answer_tokens=float(first["answer"].mean()),
             truncated=float(first["truncated"].mean()), rollouts=len(pool),
             completions_per_s=sum(len(r["reward"]) for r in pool) / (t1 - t0),

@@ -18,6 +18,7 @@ the reference the cached path is tested (and benchmarked) against.
 import sys
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,10 +40,15 @@ class SampleConfig:
     min_thinking: int = 0  # thinking tokens a row must write before it may close its thought (max_thinking wins)
 
 
+def round_up(n: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is >= n: lengths padded to a few buckets compile a few shapes."""
+    return -(-n // multiple) * multiple
+
+
 def pad_prompts(prompts: list[str], bucket: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Left-pad `<bos> PROMPT <think>` to a multiple of `bucket`; returns (tokens_BP, start_B)."""
     rows = [prompt_ids(p) for p in prompts]
-    P = -(-max(len(r) for r in rows) // bucket) * bucket
+    P = round_up(max(len(r) for r in rows), bucket)
     tokens = np.full((len(rows), P), PAD_ID, np.int32)
     for i, r in enumerate(rows):
         tokens[i, P - len(r):] = r
@@ -69,26 +75,35 @@ def _pick(logits_BV, keys_B, t, cfg: SampleConfig):
     return token_B, jnp.take_along_axis(logp_BV, token_B[:, None], 1)[:, 0]
 
 
-def _suppress_stop(logits_BV, state, cfg: SampleConfig):
+class Rows(NamedTuple):
+    """Where each row of the batch stands, updated after every token."""
+
+    closed: jax.Array  # (B,) bool: the row has written `</think>`
+    n_think: jax.Array  # (B,) int: thinking tokens written so far
+    done: jax.Array  # (B,) bool: the row has written `<eos>`
+
+    @classmethod
+    def start(cls, B: int) -> "Rows":
+        return cls(jnp.zeros((B,), bool), jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool))
+
+
+def _suppress_stop(logits_BV, rows: Rows, cfg: SampleConfig):
     """min_thinking: rows still short of it cannot pick `</think>` or `<eos>`; shared by both paths."""
     if cfg.min_thinking <= 0:
         return logits_BV
-    closed_B, n_think_B, _ = state
-    early_B1 = (~closed_B & (n_think_B < cfg.min_thinking))[:, None]
+    early_B1 = (~rows.closed & (rows.n_think < cfg.min_thinking))[:, None]
     ids_V = jnp.arange(logits_BV.shape[-1])
     return jnp.where(early_B1 & ((ids_V == END_THINK_ID) | (ids_V == EOS_ID)), -jnp.inf, logits_BV)
 
 
-def _step_rules(token_B, t, state, cfg: SampleConfig):
+def _step_rules(token_B, rows: Rows, cfg: SampleConfig) -> tuple[jax.Array, Rows]:
     """Budget forcing and end-of-sequence bookkeeping, shared by the cached and naive paths."""
-    closed_B, n_think_B, done_B = state
     if cfg.max_thinking >= 0:
-        token_B = jnp.where(~closed_B & (n_think_B >= cfg.max_thinking), END_THINK_ID, token_B)
-    token_B = jnp.where(done_B, PAD_ID, token_B)
-    n_think_B = n_think_B + (~closed_B & ~done_B & (token_B != END_THINK_ID) & (token_B != EOS_ID))
-    closed_B = closed_B | (token_B == END_THINK_ID)
-    done_B = done_B | (token_B == EOS_ID)
-    return token_B, (closed_B, n_think_B, done_B)
+        token_B = jnp.where(~rows.closed & (rows.n_think >= cfg.max_thinking), END_THINK_ID, token_B)
+    token_B = jnp.where(rows.done, PAD_ID, token_B)
+    thinking_B = ~rows.closed & ~rows.done & (token_B != END_THINK_ID) & (token_B != EOS_ID)
+    return token_B, Rows(closed=rows.closed | (token_B == END_THINK_ID), n_think=rows.n_think + thinking_B,
+                         done=rows.done | (token_B == EOS_ID))
 
 
 @partial(jax.jit, static_argnames=("graphdef", "cfg"))
@@ -99,25 +114,28 @@ def sample(graphdef, params, tokens_BP, start_B, key, cfg: SampleConfig):
     N = cfg.max_new
     logits_BTV, cache = model(tokens_BP, start_B, init_cache(model.cfg, B, P + N), 0)
     keys_B = jax.random.split(key, B)
-    zeros_B = jnp.zeros((B,), bool)
     init = dict(t=0, cache=cache, logits=logits_BTV[:, -1], out=jnp.full((B, N), PAD_ID, jnp.int32),
-                logp=jnp.zeros((B, N)), rules=(zeros_B, jnp.zeros((B,), jnp.int32), zeros_B))
+                logp=jnp.zeros((B, N)), rows=Rows.start(B))
 
     def cond(s):
-        return (s["t"] < N) & ~jnp.all(s["rules"][2])
+        return (s["t"] < N) & ~jnp.all(s["rows"].done)
 
     def body(s):
         t = s["t"]
-        token_B, logp_B = _pick(_suppress_stop(s["logits"], s["rules"], cfg), keys_B, t, cfg)
-        token_B, rules = _step_rules(token_B, t, s["rules"], cfg)
+        token_B, logp_B = _pick(_suppress_stop(s["logits"], s["rows"], cfg), keys_B, t, cfg)
+        token_B, rows = _step_rules(token_B, s["rows"], cfg)
         logits_B1V, cache = model(token_B[:, None], start_B, s["cache"], P + t)
         return dict(t=t + 1, cache=cache, logits=logits_B1V[:, 0], out=s["out"].at[:, t].set(token_B),
-                    logp=s["logp"].at[:, t].set(jnp.where(rules[2] & (token_B == PAD_ID), 0.0, logp_B)), rules=rules)
+                    logp=s["logp"].at[:, t].set(jnp.where(rows.done & (token_B == PAD_ID), 0.0, logp_B)), rows=rows)
 
     s = jax.lax.while_loop(cond, body, init)
-    closed_B, n_think_B, done_B = s["rules"]
-    return dict(tokens=s["out"], logprobs=s["logp"], thinking_tokens=n_think_B,
-                length=jnp.sum(s["out"] != PAD_ID, axis=1), done=done_B)
+    return dict(tokens=s["out"], logprobs=s["logp"], thinking_tokens=s["rows"].n_think,
+                length=jnp.sum(s["out"] != PAD_ID, axis=1), done=s["rows"].done)
+
+
+def answer_tokens(out: dict) -> np.ndarray:
+    """Answer tokens of each row of a `sample` result: what follows `</think>`, without `<eos>`."""
+    return np.maximum(np.asarray(out["length"]) - np.asarray(out["thinking_tokens"]) - 1 - np.asarray(out["done"]), 0)
 
 
 def sample_naive(graphdef, params, tokens_BP, start_B, cfg: SampleConfig):
@@ -126,29 +144,28 @@ def sample_naive(graphdef, params, tokens_BP, start_B, cfg: SampleConfig):
     B, P = tokens_BP.shape
     forward = jax.jit(lambda p, x: nnx.merge(graphdef, p)(x, start_B)[0])
     buf = jnp.concatenate([tokens_BP, jnp.full((B, cfg.max_new), PAD_ID, jnp.int32)], axis=1)
-    rules = (jnp.zeros((B,), bool), jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool))
+    rows = Rows.start(B)
     for t in range(cfg.max_new):
-        token_B = jnp.argmax(_suppress_stop(forward(params, buf)[:, P + t - 1], rules, cfg), axis=-1)
-        token_B, rules = _step_rules(token_B, t, rules, cfg)
+        token_B = jnp.argmax(_suppress_stop(forward(params, buf)[:, P + t - 1], rows, cfg), axis=-1)
+        token_B, rows = _step_rules(token_B, rows, cfg)
         buf = buf.at[:, P + t].set(token_B)
-        if bool(jnp.all(rules[2])):
+        if bool(jnp.all(rows.done)):
             break
-    return dict(tokens=buf[:, P:], thinking_tokens=rules[1])
+    return dict(tokens=buf[:, P:], thinking_tokens=rows.n_think)
 
 
 def generate(graphdef, params, prompts: list[str], cfg: SampleConfig, key, batch_size: int = 256,
              progress: str = "") -> list[dict]:
-    """Sample one completion per prompt (host-side batching with a fixed batch shape); `progress` names a progress bar."""
+    """One completion per prompt, sampled in batches of a fixed shape; `progress` names a progress bar."""
     results = []
     starts = range(0, len(prompts), batch_size)
     for lo in tqdm(starts, desc=progress, file=sys.stdout, unit="batch") if progress else starts:
         chunk = prompts[lo:lo + batch_size]
         tokens, start = pad_prompts(chunk + [chunk[0]] * (min(batch_size, len(prompts)) - len(chunk)))
         out = jax.device_get(sample(graphdef, params, tokens, start, jax.random.fold_in(key, lo), cfg))
+        n_answer = answer_tokens(out)
         for i in range(len(chunk)):
             thinking, answer, ok = parse_completion(out["tokens"][i])
-            n_think = int(out["thinking_tokens"][i])
-            answer_tokens = max(int(out["length"][i]) - n_think - 1 - int(out["done"][i]), 0)
             results.append(dict(thinking=thinking, answer=answer, well_formed=ok,
-                                thinking_tokens=n_think, answer_tokens=answer_tokens))
+                                thinking_tokens=int(out["thinking_tokens"][i]), answer_tokens=int(n_answer[i])))
     return results

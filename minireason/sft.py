@@ -2,9 +2,10 @@
 
 The loss covers the thinking, `</think>`, the answer and `<eos>`, never the prompt (the model
 is taught to reason about a question, not to predict which question comes). The optimizer is
-optax AdamW with linear warmup, cosine decay and global-norm clipping. `make_train_step` builds
-one pure jitted step over explicit pytrees (params, optimizer state, batch); `nnx.merge` inside
-it rebuilds the module, which costs nothing once traced.
+optax AdamW with linear warmup, cosine decay and global-norm clipping. `make_step` turns a loss
+into one pure jitted optimizer step over explicit pytrees (params, optimizer state, batch); every
+stage (SFT here, RL in rl.py, the verifier in verifier.py) trains through it. `nnx.merge` inside
+the loss rebuilds the module, which costs nothing once traced.
 
 Data is a pure function of (seed, step): a resumed run sees exactly the batches an
 uninterrupted run would have seen.
@@ -44,8 +45,8 @@ def batch_at(data: DataConfig, seed: int, step: int) -> tuple[np.ndarray, np.nda
 
 def check_seq_len(data: DataConfig, n: int = 2000, max_skipped: float = 0.01) -> None:
     """Raise ValueError if more than `max_skipped` of the training examples would not fit in seq_len."""
-    lengths = [len(render(ex, think=data.think)[0])
-               for _, ex in training_examples(data.tasks, data.levels, random.Random("seq_len check"), n, data.train_buckets)]
+    drawn = training_examples(data.tasks, data.levels, random.Random("seq_len check"), n, data.train_buckets)
+    lengths = [len(render(ex, think=data.think)[0]) for _, ex in drawn]
     too_long = sum(length > data.seq_len for length in lengths)
     if too_long > max_skipped * n:
         longest = max(lengths)
@@ -79,12 +80,41 @@ def sft_loss(graphdef, params, tokens_BT, mask_BT):
     return masked_ce(logits_BTV, tokens_BT[:, 1:], mask_BT[:, 1:])
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation):
+def make_step(loss_fn, tx: optax.GradientTransformation):
+    """step(params, opt_state, *batch) -> (params, opt_state, metrics): one jitted optimizer step on a batch.
+
+    `loss_fn(params, *batch)` returns (loss, metrics); the step adds the gradient's and the new
+    parameters' global norms (a diverging run shows in them first).
+    """
     @jax.jit
-    def train_step(params, opt_state, tokens_BT, mask_BT):
-        loss, grads = jax.value_and_grad(lambda p: sft_loss(graphdef, p, tokens_BT, mask_BT))(params)
+    def step(params, opt_state, *batch):
+        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, *batch)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return params, opt_state, dict(loss=loss, grad_norm=optax.tree.norm(grads), param_norm=optax.tree.norm(params))
+        return params, opt_state, dict(metrics, grad_norm=optax.tree.norm(grads), param_norm=optax.tree.norm(params))
 
-    return train_step
+    return step
+
+
+def make_train_step(graphdef, tx: optax.GradientTransformation):
+    """train_step(params, opt_state, tokens_BT, mask_BT) -> (params, opt_state, metrics)."""
+    def loss_fn(params, tokens_BT, mask_BT):
+        loss = sft_loss(graphdef, params, tokens_BT, mask_BT)
+        return loss, dict(loss=loss)
+
+    return make_step(loss_fn, tx)
+
+
+def make_sft_update(graphdef, tx: optax.GradientTransformation, cfg, data=None):
+    """update(step, params, opt_state) -> (params, opt_state, metrics) on the batch of `step` (see `batch_at`).
+
+    `data` is unused: SFT draws its batches from cfg.data, a pure function of (seed, step).
+    """
+    train_step = make_train_step(graphdef, tx)
+
+    def update(step: int, params, opt_state):
+        tokens, mask = batch_at(cfg.data, cfg.run.seed, step)
+        params, opt_state, metrics = train_step(params, opt_state, tokens, mask)
+        return params, opt_state, dict(metrics, tokens=tokens.size)
+
+    return update

@@ -22,7 +22,6 @@ Simplified, because the models are tiny and the task scorers are exact:
 
 import json
 import random
-import sys
 from functools import partial
 
 import jax
@@ -30,14 +29,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from tqdm import tqdm
 
-from .checkpoint import load_run
-from .errors import UserError
 from .config import VerifierConfig
+from .errors import UserError
 from .evaluate import eval_levels
 from .model import ModelConfig, Transformer
-from .sampler import SampleConfig, generate
+from .sampler import SampleConfig, generate, round_up
+from .sft import make_step
 from .tasks import get_task, heldout_examples, training_examples
 from .tokenizer import END_THINK_ID, EOS_ID, PAD_ID, encode, prompt_ids
 
@@ -63,7 +61,7 @@ def sample_ids(prompt: str, thinking: str, answer: str) -> list[int]:
 
 def pad_right(seqs: list[list[int]], multiple: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(tokens_ML, last_M): right-padded to a multiple of `multiple`, so few lengths ever compile."""
-    L = -(-max(len(s) for s in seqs) // multiple) * multiple
+    L = round_up(max(len(s) for s in seqs), multiple)
     tokens = np.full((len(seqs), L), PAD_ID, np.int32)
     for i, s in enumerate(seqs):
         tokens[i, :len(s)] = s
@@ -132,12 +130,13 @@ def check_config(cfg) -> None:
                          "and verifier.temperature >= 0")
 
 
-def collect(cfg, path, log=print) -> dict:
+def collect(cfg, path, load_policy, log=print) -> dict:
     """{"tasks": names, "train": rows, "heldout": rows}: sampled once, then read back from `path` (a .npz).
 
     rows: tokens (M, L), last (M,), label (M,) 1.0 if correct, task (M,) index into tasks, and
-    prompt (M,) which prompt of the split the sample answers. The file is reused while the
-    settings are the same; delete it to sample again from a retrained policy.
+    prompt (M,) which prompt of the split the sample answers. `load_policy()` returns the
+    policy's (config, graphdef, params); it is called only when the samples must be drawn. The
+    file is reused while the settings are the same; delete it to sample again from a retrained policy.
     """
     fingerprint = json.dumps([vars(cfg.verifier), vars(cfg.data), cfg.eval.n, eval_levels(cfg), cfg.run.seed])
     if path.exists():
@@ -146,9 +145,7 @@ def collect(cfg, path, log=print) -> dict:
                 return {"tasks": [str(t) for t in saved["tasks"]],
                         **{s: {k: saved[f"{s}_{k}"] for k in ROW_KEYS} for s in SPLITS}}
         log(f"note: {path} was sampled with other settings; sampling again")
-    policy_cfg, graphdef, params = load_run(cfg.verifier.policy)
-    if policy_cfg.run.stage == "verifier":
-        raise UserError(f"verifier.policy={cfg.verifier.policy} is a verifier run; name the policy it should judge")
+    _, graphdef, params = load_policy()
     v, tasks = cfg.verifier, sorted(cfg.data.tasks)
     drawn = {"train": training_examples(cfg.data.tasks, cfg.data.levels, random.Random(f"{cfg.run.seed}/verifier"),
                                         v.n_prompts, cfg.data.train_buckets),
@@ -158,17 +155,16 @@ def collect(cfg, path, log=print) -> dict:
     data = {"tasks": tasks}
     for split_index, split in enumerate(SPLITS):
         jobs = [(i, name, ex) for i, (name, ex) in enumerate(drawn[split]) for _ in range(v.samples_per_prompt)]
-        key, B, outs = jax.random.fold_in(jax.random.key(cfg.run.seed), split_index), cfg.eval.batch_size, []
-        for lo in tqdm(range(0, len(jobs), B), desc=f"sampling {split} completions from {v.policy}", file=sys.stdout):
-            outs += generate(graphdef, params, [ex.prompt for _, _, ex in jobs[lo:lo + B]], sample_cfg,
-                             jax.random.fold_in(key, lo), B)
+        outs = generate(graphdef, params, [ex.prompt for _, _, ex in jobs], sample_cfg,
+                        jax.random.fold_in(jax.random.key(cfg.run.seed), split_index), cfg.eval.batch_size,
+                        progress=f"sampling {split} completions from {v.policy}")
         rows = []
         for (i, name, ex), o in zip(jobs, outs):
             ids = sample_ids(ex.prompt, o["thinking"], o["answer"])
             if o["well_formed"] and len(ids) <= cfg.data.seq_len:
                 rows.append((ids, get_task(name).score(ex.prompt, o["answer"]), tasks.index(name), i))
         if not rows:
-            raise ValueError(f"no well-formed {split} sample of {v.policy} fits in data.seq_len={cfg.data.seq_len}: "
+            raise UserError(f"no well-formed {split} sample of {v.policy} fits in data.seq_len={cfg.data.seq_len}: "
                              "nothing to learn from; raise data.seq_len or use a trained policy")
         ids, label, task, prompt = zip(*rows)
         tokens, last = pad_right(list(ids))
@@ -191,14 +187,11 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
     """update(step, params, opt_state) -> (params, opt_state, metrics), on a batch that is a pure function of step."""
     train = data["train"]
 
-    @jax.jit
-    def train_step(params, opt_state, tokens_BT, last_B, label_B):
-        loss_fn = lambda p: bce_loss(graphdef, p, tokens_BT, last_B, label_B)
-        (loss, logit_B), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return params, opt_state, dict(loss=loss, accuracy=jnp.mean((logit_B > 0) == (label_B > 0.5)),
-                                       grad_norm=optax.tree.norm(grads), param_norm=optax.tree.norm(params))
+    def loss_fn(params, tokens_BT, last_B, label_B):
+        loss, logit_B = bce_loss(graphdef, params, tokens_BT, last_B, label_B)
+        return loss, dict(loss=loss, accuracy=jnp.mean((logit_B > 0) == (label_B > 0.5)))
+
+    train_step = make_step(loss_fn, tx)
 
     def update(step: int, params, opt_state):
         rows = np.random.default_rng([cfg.run.seed, step]).integers(0, len(train["label"]), cfg.data.batch_size)
@@ -209,8 +202,8 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
     return update
 
 
-def evaluate_verifier(graphdef, params, data: dict, n: int, log=print) -> dict:
-    """Per task: AUC and accuracy (at P = 0.5) on the samples of the task's first n held-out prompts."""
+def evaluate_verifier(graphdef, params, cfg, data: dict, n: int, log=print) -> dict:
+    """Per task: AUC and accuracy (at P = 0.5) on the samples of the task's first n held-out prompts (cfg: unused)."""
     held = data["heldout"]
     results = {}
     for t, name in enumerate(data["tasks"]):
@@ -218,7 +211,8 @@ def evaluate_verifier(graphdef, params, data: dict, n: int, log=print) -> dict:
         rows = in_task & np.isin(held["prompt"], np.unique(held["prompt"][in_task])[:n])
         p = probabilities(graphdef, params, held["tokens"][rows], held["last"][rows])
         y = held["label"][rows]
-        results[name] = dict(task=name, n=int(rows.sum()), auc=auc(p, y), accuracy=float(np.mean((p > 0.5) == (y > 0.5))),
+        results[name] = dict(task=name, n=int(rows.sum()), auc=auc(p, y),
+                             accuracy=float(np.mean((p > 0.5) == (y > 0.5))),
                              positive_rate=float(y.mean()), mean_score=float(p.mean()))
         r = results[name]
         log(f"  eval {name}: AUC {r['auc']:.3f}, accuracy {r['accuracy']:.3f} on {r['n']} held-out samples "

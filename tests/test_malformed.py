@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import train
-from minireason import cli
+from minireason import cli, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "configs" / "tiny.toml")
@@ -34,7 +33,9 @@ def snapshot(run_dir: Path) -> dict:
 
 def one_line(rc: int, capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and err[0].startswith("error:"), (rc, err)
+    assert rc == 2, err
+    assert len(err) == 1, err
+    assert err[0].startswith("error:"), err
     return err[0]
 
 
@@ -149,7 +150,7 @@ def truncate(run: Path) -> None:
 @pytest.mark.parametrize("damage, words", [
     (flip_bits, "checkpoints/20 is damaged (checksum mismatch); move that directory away to resume from step 10"),
     (truncate, "checkpoints/20 is damaged"),
-    (lambda run: (run / "checkpoints/20/meta/metadata").write_text("{}"), "lacks step"),
+    (lambda run: (run / "checkpoints/20/meta/metadata").write_text("{}"), "lacks the step"),
 ])
 def test_damaged_checkpoint(base, damage, words, tmp_path, capsys):
     run = tmp_path / "base"
@@ -174,7 +175,7 @@ def test_old_checkpoint_without_checksum_loads(base, tmp_path, capsys):
     run = tmp_path / "base"
     shutil.copytree(base, run)
     meta = run / "checkpoints/20/meta/metadata"
-    meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "checksum"}))
+    meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "checksums"}))
     assert cli.main(["sample", "--checkpoint", str(run), "1+2="]) == 0
 
 
@@ -186,4 +187,6 @@ def test_failed_restore_is_one_line_in_a_real_process(base, tmp_path):
     r = subprocess.run([sys.executable, "-m", "minireason.cli", "sample", "--checkpoint", str(run), "1+2="],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2 and len(lines) == 1 and "checkpoints/20 is damaged" in lines[0], r.stderr
+    assert r.returncode == 2, r.stderr
+    assert len(lines) == 1, r.stderr
+    assert "checkpoints/20 is damaged" in lines[0], r.stderr

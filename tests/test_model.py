@@ -3,11 +3,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from minireason.model import ModelConfig, Transformer, init_cache
+from conftest import TINY_MODEL as CFG
+from minireason.model import Transformer, init_cache
 from minireason.tokenizer import END_THINK_ID, EOS_ID
 from minireason.sampler import SampleConfig, pad_prompts, sample, sample_naive
 
-CFG = ModelConfig(d_model=32, n_layers=2, n_heads=4, mlp_hidden=64, max_len=64)
 
 
 def model():
@@ -16,7 +16,8 @@ def model():
 
 def test_shapes_and_finite():
     logits, cache = model()(jnp.ones((3, 11), jnp.int32))
-    assert logits.shape == (3, 11, CFG.vocab_size) and cache is None
+    assert logits.shape == (3, 11, CFG.vocab_size)
+    assert cache is None
     assert bool(jnp.all(jnp.isfinite(logits)))
 
 
@@ -111,5 +112,6 @@ def test_bfloat16_compute_stays_close_to_float32():
     x = jax.random.randint(jax.random.key(5), (2, 10), 5, CFG.vocab_size)
     a, _ = model()(x)
     b, _ = Transformer(dataclasses.replace(CFG, dtype="bfloat16"), nnx.Rngs(0))(x)
-    assert b.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(b)))
+    assert b.dtype == jnp.float32
+    assert bool(jnp.all(jnp.isfinite(b)))
     assert float(jnp.abs(a - b).max()) < 0.1 * float(jnp.abs(a).max()) + 0.05

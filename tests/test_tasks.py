@@ -144,7 +144,8 @@ def perturbations(answer: str, rng: random.Random) -> list[str]:
 def test_generated_examples_score_and_perturbations_fail(name, level):
     rng = random.Random(0)
     for ex in examples(name, level):
-        assert ex.prompt and ex.answer
+        assert ex.prompt
+        assert ex.answer
         assert set(ex.prompt + ex.thinking + ex.answer) <= PRINTABLE, ex
         assert TASKS[name].score(ex.prompt, ex.answer) == 1.0, ex
         assert TASKS[name].score(ex.prompt, f"  {ex.answer} ") == 1.0, ex
@@ -181,9 +182,11 @@ def test_countdown_trace_is_a_search_that_ends_in_a_check(level):
     for ex in examples("countdown", level):
         target = ex.prompt.split(" ")[1]
         attempts = ex.thinking.split(";")
-        assert attempts[-1] == f"{ex.answer}={target}" and attempts[-2].endswith(" ok")
+        assert attempts[-1] == f"{ex.answer}={target}"
+        assert attempts[-2].endswith(" ok")
         dead = [a for a in attempts[:-2] if a != "..."]
-        assert len(dead) <= countdown.MAX_DEAD_ENDS and all(a.endswith(" no") for a in dead)
+        assert len(dead) <= countdown.MAX_DEAD_ENDS
+        assert all(a.endswith(" no") for a in dead)
         assert all(len(a.split(" ")) == level for a in attempts[:-1] if a != "...")  # level-1 steps + verdict
         if level == 3:
             assert len(ex.thinking) <= 250
@@ -323,7 +326,8 @@ def test_benchmark_levels_cover_what_they_promise():
 
     assert max(len(ex.prompt.split(" ")[3]) for ex in examples("count", 3, 1000)) == 12
     assert 0.1 < sum(ex.answer == "0" for ex in examples("count", 3, 1000)) / 1000 < 0.4
-    assert all(re.fullmatch(r"[a-z]{2,14}", w) for w in count_task.WORDS) and len(count_task.WORDS) >= 2000
+    assert all(re.fullmatch(r"[a-z]{2,14}", w) for w in count_task.WORDS)
+    assert len(count_task.WORDS) >= 2000
 
     eqs = examples("equation", 3, 1500)
     coefs = {m for ex in eqs for m in re.findall(r"(-?\d*)x", ex.prompt)}

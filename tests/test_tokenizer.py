@@ -27,8 +27,10 @@ def test_render_masks_the_prompt_only():
     ex = Example("12+3=", "2+3+0=05 5,1+0+0=01 15", "15")
     ids, mask = render(ex)
     n_prompt = len(prompt_ids(ex.prompt))
-    assert ids[n_prompt - 1] == THINK_ID and mask[:n_prompt] == [0] * n_prompt
-    assert all(mask[n_prompt:]) and ids[-1] == EOS_ID
+    assert ids[n_prompt - 1] == THINK_ID
+    assert mask[:n_prompt] == [0] * n_prompt
+    assert all(mask[n_prompt:])
+    assert ids[-1] == EOS_ID
     assert decode(ids) == "<bos>12+3=<think>2+3+0=05 5,1+0+0=01 15</think>15<eos>"
 
 

@@ -10,9 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-import train
-from minireason import cli
-from minireason.checkpoint import load_run
+from minireason import cli, train
+from minireason.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "configs" / "tiny.toml")
@@ -29,7 +28,8 @@ def run_dir(tmp_path_factory):
 def test_train_writes_the_run_directory(run_dir):
     assert (run_dir / "config.json").is_file()
     report = json.loads((run_dir / "eval.json").read_text())
-    assert report["step"] == 20 and "add" in report["tasks"]
+    assert report["step"] == 20
+    assert "add" in report["tasks"]
     assert list(run_dir.glob("events.out.tfevents.*"))
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "20"]
 
@@ -40,6 +40,8 @@ def test_resume_after_interruption_matches_uninterrupted(run_dir, tmp_path):
     shutil.copytree(run_dir, copy)
     shutil.rmtree(copy / "checkpoints" / "20")
     train.main([TINY, f"run.out_dir={tmp_path}"])
+    history = [json.loads(line)["step"] for line in (copy / "eval_history.jsonl").read_text().splitlines()]
+    assert history == [10, 20]  # step 20 was evaluated again: its line is replaced, not repeated
     _, _, resumed = load_run(copy)
     _, _, straight = load_run(run_dir)
     for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
@@ -47,7 +49,11 @@ def test_resume_after_interruption_matches_uninterrupted(run_dir, tmp_path):
 
 
 def test_rl_from_sft_saves_resumes_and_continues_identically(run_dir, tmp_path):
-    args = [TINY, f"run.out_dir={tmp_path}", "run.name=rl", "run.stage=rl", f"run.init_from={run_dir}",
+    """The RL config has no [model]: the model is the one of the run it starts from."""
+    config = tmp_path / "rl.toml"
+    config.write_text("[data]" + Path(TINY).read_text().split("[data]", 1)[1])  # tiny.toml without its [model]
+    assert "[model]" not in config.read_text()
+    args = [str(config), f"run.out_dir={tmp_path}", "run.name=rl", "run.stage=rl", f"run.init_from={run_dir}",
             "train.steps=4", "train.log_every=1", "train.eval_every=2", "train.save_every=2", "rl.group_size=4",
             "rl.prompts_per_step=2", "rl.max_new=12", "rl.kl_beta=0.01", "rl.dynamic_sampling=true", "eval.samples=2"]
     report = train.main(args)
@@ -60,6 +66,8 @@ def test_rl_from_sft_saves_resumes_and_continues_identically(run_dir, tmp_path):
     _, _, straight = load_run(tmp_path / "rl")
     shutil.rmtree(tmp_path / "rl" / "checkpoints" / "4")
     train.main(args)
+    history = [json.loads(line)["step"] for line in (tmp_path / "rl" / "eval_history.jsonl").read_text().splitlines()]
+    assert history == [0, 2, 4]
     _, _, resumed = load_run(tmp_path / "rl")
     for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -71,11 +79,13 @@ def test_generate_sample_eval(run_dir, tmp_path, capsys):
     out = tmp_path / "out.jsonl"
     assert cli.main(["generate", "--checkpoint", str(run_dir), "--input", str(src), "--output", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert rows[0]["id"] == 1 and isinstance(rows[0]["thinking_tokens"], int)
+    assert rows[0]["id"] == 1
+    assert isinstance(rows[0]["thinking_tokens"], int)
     assert {"thinking", "answer", "thinking_tokens", "answer_tokens"} <= rows[1].keys()
     assert cli.main(["generate", "--checkpoint", str(run_dir), "--input", str(src), "--output", str(out), "--samples", "3"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows[0]["answer"]) == 3 and len(rows[0]["thinking_tokens"]) == 3
+    assert len(rows[0]["answer"]) == 3
+    assert len(rows[0]["thinking_tokens"]) == 3
 
     assert cli.main(["sample", "--checkpoint", str(run_dir), "1+2="]) == 0
     assert "thinking:" in capsys.readouterr().out
@@ -93,7 +103,8 @@ def test_eval_reports_every_level(run_dir, tmp_path, capsys):
                      "--output", str(out)]) == 0
     levels = json.loads(out.read_text())["levels"]
     assert list(levels) == ["1", "2", "3", "4", "5", "6"]
-    assert all(m["n"] == 4 and 0.0 <= m["accuracy"] <= 1.0 for m in levels.values())
+    assert all(m["n"] == 4 for m in levels.values())
+    assert all(0.0 <= m["accuracy"] <= 1.0 for m in levels.values())
     table = capsys.readouterr().out
     assert all(f"\n{level:>5}  " in table for level in range(1, 7))
 
@@ -110,7 +121,9 @@ def one_line_error(*args):
     r = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr, r.stderr
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error:"), r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
     return lines[0]
 
 
@@ -136,12 +149,15 @@ def test_bad_checkpoint_and_prompt_are_one_line(run_dir, tmp_path):
         if f.is_file():
             f.write_bytes(b"garbage")
     assert "could not be read" in one_line_error("-m", "minireason.cli", "sample", "--checkpoint", str(broken), "1+2=")
+    assert "d_model=32 there but 48 here" in one_line_error("train.py", TINY, f"run.out_dir={tmp_path}", "run.stage=rl",
+                                                           f"run.init_from={run_dir}", "model.d_model=48")
 
 
 def test_nan_loss_is_one_line_and_keeps_the_last_good_checkpoint(run_dir, tmp_path):
     shutil.copytree(run_dir, tmp_path / "tiny")
     err = one_line_error("train.py", TINY, f"run.out_dir={tmp_path}", "train.steps=40", "optim.lr=1e30")
     assert "loss became nan" in err
+    assert "optim.warmup_steps" in err  # what to change: resuming alone would diverge the same way
     ckpts = sorted(p.name for p in (tmp_path / "tiny" / "checkpoints").iterdir() if p.name.isdigit())
     assert ckpts == ["10", "20"]
     load_run(tmp_path / "tiny")  # still restores

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-import train
-from minireason import config as config_lib
-from minireason.checkpoint import load_run
-from minireason.model import ModelConfig
+from conftest import TINY_MODEL
+from minireason import config as config_lib, train
+from minireason.runs import load_run
 from minireason.sft import make_optimizer
 from minireason.verifier import Verifier, auc, make_verifier_update, probabilities
 
@@ -29,7 +28,9 @@ def test_auc_by_ranks_equals_pair_counting():
         labels = np.arange(n) % 2 == 0
         rng.shuffle(labels)
         assert auc(scores, labels) == pytest.approx(brute_force_auc(scores, labels), abs=1e-12)
-    assert auc([0.1, 0.9], [0, 1]) == 1.0 and auc([0.9, 0.1], [0, 1]) == 0.0 and auc([0.5, 0.5], [0, 1]) == 0.5
+    assert auc([0.1, 0.9], [0, 1]) == 1.0
+    assert auc([0.9, 0.1], [0, 1]) == 0.0
+    assert auc([0.5, 0.5], [0, 1]) == 0.5
     assert np.isnan(auc([0.1, 0.2], [1, 1]))
 
 
@@ -45,7 +46,7 @@ def test_verifier_head_learns_a_separable_toy_set():
         return dict(tokens=tokens, last=np.full(n, T - 1, np.int32), label=label)
 
     cfg = config_lib.load(None, ["data.batch_size=32", "optim.warmup_steps=5", "optim.lr=3e-3"])
-    graphdef, params = nnx.split(Verifier(ModelConfig(d_model=32, n_layers=2, n_heads=2, mlp_hidden=64), nnx.Rngs(0)))
+    graphdef, params = nnx.split(Verifier(TINY_MODEL, nnx.Rngs(0)))
     tx = make_optimizer(cfg.optim, 60)
     update, opt_state = make_verifier_update(graphdef, tx, cfg, {"train": toy(512)}), tx.init(params)
     test = toy(200)
@@ -58,8 +59,10 @@ def test_verifier_head_learns_a_separable_toy_set():
 def test_train_verifier_writes_eval_json_and_resumes(tiny_verifier):
     run_dir, argv = tiny_verifier
     report = json.loads((run_dir / "eval.json").read_text())
-    assert 0.0 <= report["auc"] <= 1.0 and report["tasks"]["logic"]["n"] > 0
-    assert list(run_dir.glob("events.out.tfevents.*")) and (run_dir / "verifier_data.npz").is_file()
+    assert 0.0 <= report["auc"] <= 1.0
+    assert report["tasks"]["logic"]["n"] > 0
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert (run_dir / "verifier_data.npz").is_file()
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "20"]
     _, _, straight = load_run(run_dir)
     sampled_at = (run_dir / "verifier_data.npz").stat().st_mtime_ns
@@ -75,7 +78,7 @@ def test_verifier_can_start_from_its_policy(tiny_logic_policy, tiny_verifier):
     cfg = config_lib.load(tiny_verifier[1][0], [*tiny_verifier[1][1:], f"run.init_from={tiny_logic_policy}"])
     _, params = nnx.split(Verifier(cfg.model, nnx.Rngs(1)))
     _, _, policy = load_run(tiny_logic_policy)
-    started = train.initial_params(cfg, params)
+    started = train.initial_params(cfg, train.STAGES["verifier"], params)
     for a, b in zip(jax.tree.leaves(started["body"]), jax.tree.leaves(policy)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert float(np.abs(np.asarray(started["head"]["kernel"][...])).max()) == 0.0

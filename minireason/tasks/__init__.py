@@ -4,6 +4,7 @@ import difflib
 import functools
 import random
 
+from ..errors import UserError
 from .base import TRAIN_BUCKETS, Example, Task, draw
 from . import arithmetic, compare, count, countdown, equation, logic
 
@@ -16,7 +17,7 @@ def get_task(name: str) -> Task:
     if name not in TASKS:
         close = difflib.get_close_matches(name, TASKS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(sorted(TASKS))}.")
+        raise UserError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(sorted(TASKS))}.")
     return TASKS[name]
 
 
