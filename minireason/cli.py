@@ -165,6 +165,8 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     """Greedy accuracy; with --k K the test-time compute ladder from K samples; with --sweep its curves and plots."""
+    if args.prompts:
+        return _eval_prompts(args)
     task, levels, budgets, scorer, (cfg, graphdef, params) = _eval_plan(args)
     sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
                               min_thinking=args.min_thinking)
@@ -180,6 +182,34 @@ def cmd_eval(args) -> int:
 
         png_k, png_budget = plot_sweep(r, out)
         print(f"wrote {png_k} and {png_budget}")
+    return 0
+
+
+def _eval_prompts(args) -> int:
+    """--prompts FILE: greedy accuracy on your own prompts of one task, one per line, and the ones it gets wrong."""
+    from .evaluate import evaluate_prompts
+
+    task = get_task(args.task)
+    if args.k > 1 or args.sweep or args.level is not None:
+        raise UserError("--prompts scores the file's prompts greedily: leave out --k, --sweep and --level")
+    try:
+        prompts = [line.strip() for line in Path(args.prompts).read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--prompts {args.prompts} could not be read as text ({e})") from None
+    if not prompts:
+        raise UserError(f"--prompts {args.prompts} holds no prompt (one per line)")
+    for i, prompt in enumerate(prompts, start=1):
+        _check_prompt(prompt, f"{args.prompts} line {i}")
+    cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
+    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
+                              min_thinking=args.min_thinking)
+    r = evaluate_prompts(graphdef, params, task.name, prompts, sample_cfg, jax.random.key(args.seed))
+    out = Path(args.output or Path(args.checkpoint) / f"eval_{task.name}_prompts_{Path(args.prompts).stem}.json")
+    out.write_text(json.dumps(r, indent=2))
+    wrong = [s for s in r["samples"] if not s["right"]]
+    for s in wrong[:20]:
+        print(f"  wrong: {s['prompt']} <think>{s['thinking'][:100]}</think> {s['answer']!r}")
+    print(f"{task.name}: {r['accuracy']:.1%} of {r['n']} prompts from {args.prompts} ({len(wrong)} wrong); wrote {out}")
     return 0
 
 
@@ -255,8 +285,15 @@ def cmd_bench(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .plots import history, line_plot
+    """Held-out accuracy against training step (run directories) or against level (`eval --level all` JSONs)."""
+    from .plots import by_level, history, line_plot
 
+    if all(run.endswith(".json") for run in args.runs):
+        series = dict(by_level(path, args.metric) for path in args.runs)
+        out = line_plot(series, args.output, "level", f"held-out {args.metric}", xticks=sorted(
+            {level for levels, _ in series.values() for level in levels}))
+        print(f"wrote {out}")
+        return 0
     series = {}
     for run in args.runs:
         for task, curve in history(run, args.metric).items():
@@ -311,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--verifier", default=None, help="a verifier run directory (train.py configs/*_verifier.toml)")
     e.add_argument("--sweep", action="store_true", help="also accuracy vs thinking budget; JSON and PNG plots")
     e.add_argument("--budgets", default="0,8,16,32,64,128", help="thinking-token caps for --sweep")
+    e.add_argument("--prompts", default=None,
+                   help="score these prompts instead of held-out ones: one per line (e.g. docs/typed/add.txt)")
     e.add_argument("--output", default=None, help="default: CHECKPOINT/eval_TASK_levelL.json (sweep_... with --sweep)")
     e.set_defaults(fn=cmd_eval)
 
@@ -322,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(fn=cmd_bench)
 
-    q = sub.add_parser("plot", help="PNG of held-out accuracy (or another eval metric) vs training step")
-    q.add_argument("runs", nargs="+", help="run directories, e.g. runs/countdown_rl")
+    q = sub.add_parser("plot", help="PNG of held-out accuracy (or another eval metric) vs training step or level")
+    q.add_argument("runs", nargs="+", help="run directories (e.g. runs/countdown_rl), or the JSON files of "
+                   "`minireason eval --level all` for accuracy against level")
     q.add_argument("--output", required=True, help="PNG file to write")
     q.add_argument("--metric", default="accuracy", help="accuracy, format_rate, thinking_tokens or pass@K")
     q.add_argument("--log-x", action="store_true", help="logarithmic step axis")

@@ -39,21 +39,30 @@ def eval_levels(cfg) -> dict[str, list[int]]:
     return out
 
 
-def evaluate_task(graphdef, params, name: str, level: int, n: int, sample_cfg: SampleConfig, key,
-                  batch_size: int = 256) -> dict:
-    """Score completions of n held-out problems with the task's own verifier."""
+def evaluate_prompts(graphdef, params, name: str, prompts: list[str], sample_cfg: SampleConfig, key,
+                     batch_size: int = 256) -> dict:
+    """Score a completion of each prompt with the task's own scorer: accuracy, format rate, thinking length."""
     task = get_task(name)
-    examples = heldout_examples(name, level, n)
-    outs = generate(graphdef, params, [ex.prompt for ex in examples], sample_cfg, key, batch_size)
-    scores = [task.score(ex.prompt, o["answer"]) if o["well_formed"] else 0.0 for ex, o in zip(examples, outs)]
+    outs = generate(graphdef, params, prompts, sample_cfg, key, batch_size)
+    right = [bool(o["well_formed"]) and task.score(p, o["answer"]) == 1.0 for p, o in zip(prompts, outs)]
     return dict(
-        task=name, level=level, n=len(examples),
-        accuracy=float(np.mean(scores)),
+        task=name, n=len(prompts),
+        accuracy=float(np.mean(right)),
         format_rate=float(np.mean([o["well_formed"] for o in outs])),
         thinking_tokens=float(np.mean([o["thinking_tokens"] for o in outs])),
         answer_tokens=float(np.mean([o["answer_tokens"] for o in outs])),
-        samples=[dict(prompt=ex.prompt, expected=ex.answer, **o) for ex, o in zip(examples, outs)],
+        samples=[dict(prompt=p, right=r, **o) for p, r, o in zip(prompts, right, outs)],
     )
+
+
+def evaluate_task(graphdef, params, name: str, level: int, n: int, sample_cfg: SampleConfig, key,
+                  batch_size: int = 256) -> dict:
+    """Score completions of n held-out problems of one level (`evaluate_prompts`); samples show the expected answer."""
+    examples = heldout_examples(name, level, n)
+    r = evaluate_prompts(graphdef, params, name, [ex.prompt for ex in examples], sample_cfg, key, batch_size)
+    for s, ex in zip(r["samples"], examples):
+        s["expected"] = ex.answer
+    return dict(r, level=level)
 
 
 LEVEL_METRICS = ("n", "accuracy", "format_rate", "thinking_tokens", "answer_tokens")

@@ -42,6 +42,16 @@ def history(run_dir: str | Path, metric: str = "accuracy") -> dict[str, tuple[li
     return {task: (sorted(v), [v[s] for s in sorted(v)]) for task, v in by_task.items()}
 
 
+def by_level(path: str | Path, metric: str = "accuracy") -> tuple[str, tuple[list[int], list[float]]]:
+    """(task, (levels, values)) from the JSON of `minireason eval --level all`."""
+    try:
+        r = json.loads(Path(path).read_text())
+        levels = {int(level): m[metric] for level, m in r["levels"].items()}
+        return r["task"], (sorted(levels), [levels[k] for k in sorted(levels)])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UserError(f"{path} is not the JSON of `minireason eval --level all` with {metric!r} per level") from None
+
+
 def line_plot(series: dict[str, tuple[list, list]], out: str | Path, xlabel: str, ylabel: str, title: str = "",
               log_x: bool = False, log_base: int = 10, hline: tuple[str, float] | None = None,
               xticks: list | None = None) -> Path:

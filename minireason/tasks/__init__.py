@@ -24,14 +24,16 @@ def get_task(name: str) -> Task:
 __all__ = ["Example", "Task", "TASKS", "draw", "get_task"]
 
 
-def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]], buckets: tuple[int, int] = TRAIN_BUCKETS) -> None:
+def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]],
+              buckets: tuple[int, int] = TRAIN_BUCKETS) -> None:
     """Fail early, with a clear message, on unknown tasks, levels out of range or training buckets out of range."""
     for name in list(tasks) + list(levels):
         get_task(name)
     for name, (lo, hi) in levels.items():
         t = TASKS[name]
         if not t.min_level <= lo <= hi <= t.max_level:
-            raise ValueError(f"levels for {name!r} must satisfy {t.min_level} <= low <= high <= {t.max_level}, got [{lo}, {hi}]")
+            raise ValueError(f"levels for {name!r} must satisfy {t.min_level} <= low <= high <= {t.max_level}, "
+                             f"got [{lo}, {hi}]")
     if not tasks or any(w < 0 for w in tasks.values()) or sum(tasks.values()) <= 0:
         raise ValueError(f"task weights must be non-negative and not all zero, got {tasks}")
     if not TRAIN_BUCKETS[0] <= buckets[0] <= buckets[1] <= TRAIN_BUCKETS[1]:

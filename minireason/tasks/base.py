@@ -52,14 +52,16 @@ class Task:
         return self.bucket(prompt) == 0
 
 
-def draw(task: Task, rng: random.Random, level: int, heldout: bool, buckets: tuple[int, int] = TRAIN_BUCKETS) -> Example:
+def draw(task: Task, rng: random.Random, level: int, heldout: bool,
+         buckets: tuple[int, int] = TRAIN_BUCKETS) -> Example:
     """One example from the held-out side of the split, or from training buckets lo..hi (`buckets`)."""
     for _ in range(10_000):
         ex = task.generate(rng, level)
         b = task.bucket(ex.prompt)
         if (b == 0) if heldout else (buckets[0] <= b <= buckets[1]):
             return ex
-    raise RuntimeError(f"task {task.name!r} level {level}: could not draw a {'held-out' if heldout else 'training'} prompt")
+    side = "held-out" if heldout else "training"
+    raise RuntimeError(f"task {task.name!r} level {level}: could not draw a {side} prompt")
 
 
 def exact(answer: str, expected: str) -> float:

@@ -10,10 +10,11 @@ needs exactly that: search plus checking (the game used by "Stream of Search", G
 
 Trace: first the numbers sorted (`sort 2 5 7`): a person may write them in any order, and once
 they are sorted every order of one problem is searched the same way. Then a depth-first search
-that combines two numbers at a time, the move that lands closest to the target first. One attempt is one path down to a single number, steps separated by spaces
-(larger number first); with two numbers left it writes only the best last move, since that one
-hits the target whenever any does. A dead end ends `no`, the success `ok`, attempts are joined
-by `;`, and the trace ends by checking the final expression:
+that combines two numbers at a time, the move that lands closest to the target first. One
+attempt is one path down to a single number, steps separated by spaces (larger number first);
+with two numbers left it writes only the best last move, since that one hits the target
+whenever any does. A dead end ends `no`, the success `ok`, attempts are joined by `;`, and the
+trace ends by checking the final expression:
 
     make 24 from 7 2 5
     sort 2 5 7;7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24   -> (7+5)*2
@@ -246,10 +247,11 @@ STEP = re.compile(r"([0-9]+)([-+*/])([0-9]+)=([0-9]+)")  # not \d: that matches 
 def check_thinking(prompt: str, thinking: str) -> bool:
     """True when every checkable step of a trace holds: a right answer can hide wrong steps.
 
-    The first segment lists the prompt's numbers sorted. Each attempt starts from those numbers; every step `a op b = c` must use two numbers
-    still available and compute c exactly; an attempt ends `ok` exactly when it is left with one
-    number, the target (reaching it with numbers unused is no solution), and the last one (before
-    the closing check) ends `ok`; the closing `EXPR=N` has N = target and EXPR right by `score`.
+    The first segment lists the prompt's numbers sorted. Each attempt starts from those numbers;
+    every step `a op b = c` must use two numbers still available and compute c exactly; an
+    attempt ends `ok` exactly when it is left with one number, the target (reaching it with
+    numbers unused is no solution), and the last one (before the closing check) ends `ok`; the
+    closing `EXPR=N` has N = target and EXPR right by `score`.
     `...` (skipped dead ends) is allowed between attempts.
     """
     parsed = parse_prompt(prompt)

@@ -16,7 +16,8 @@ divide, with -1 the sign flips:
 
     3x+5=20        thinking `3x=20-5,+(20-5):0-5-0=5b1 5,2-0-1=1b0 15,3x=15,x=15/3,+(15/3):1/3=0r1 0,15/3=5r0 05,x=5`
     20=-x+4        thinking `-x=20-4,+(20-4):0-4-0=6b1 6,2-0-1=1b0 16,-x=16,x=-16`
-    2x+56=26       thinking `2x=26-56,26 vs 56:2<5,-(56-26):6-6-0=0b0 0,5-2-0=3b0 30,2x=-30,x=-30/2,-(30/2):3/2=1r1 1,10/2=5r0 15,x=-15`
+    2x+56=26       thinking `2x=26-56,26 vs 56:2<5,-(56-26):6-6-0=0b0 0,5-2-0=3b0 30,2x=-30,x=-30/2,
+                             -(30/2):3/2=1r1 1,10/2=5r0 15,x=-15`   (one line in the trace)
 
 The small model cannot add two 3-digit numbers or divide in a single step; spelled out like
 this, every step is one it has seen many times.
