@@ -107,6 +107,24 @@ def test_eval_reports_every_level(run_dir, tmp_path, capsys):
     assert all(0.0 <= m["accuracy"] <= 1.0 for m in levels.values())
     table = capsys.readouterr().out
     assert all(f"\n{level:>5}  " in table for level in range(1, 7))
+    png = tmp_path / "levels.png"
+    assert cli.main(["plot", str(out), "--output", str(png)]) == 0  # accuracy against level
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_scores_your_own_prompts(run_dir, tmp_path, capsys):
+    prompts = tmp_path / "mine.txt"
+    prompts.write_text("1+2=\n\n3+4=\n9+9=\n")
+    out = tmp_path / "mine.json"
+    assert cli.main(["eval", "--checkpoint", str(run_dir), "--task", "add", "--prompts", str(prompts),
+                     "--output", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert [s["prompt"] for s in r["samples"]] == ["1+2=", "3+4=", "9+9="]  # blank lines skipped
+    assert r["accuracy"] == sum(s["right"] for s in r["samples"]) / 3
+    assert f"of 3 prompts from {prompts}" in capsys.readouterr().out
+    prompts.write_text("1+2=\n1+\u00e9=\n")
+    assert cli.main(["eval", "--checkpoint", str(run_dir), "--task", "add", "--prompts", str(prompts)]) == 2
+    assert "line 2" in capsys.readouterr().err
 
 
 def test_tasks_lists_every_task(capsys):
