@@ -244,3 +244,15 @@ def test_count_word_list_has_the_words_people_try():
         assert word in count_task.REPEATS, word
     for level, longest in count_task.MAX_WORD.items():
         assert sum(len(w) <= longest for w in count_task.REPEATS) >= 100, level
+
+
+def test_sub_trace_drops_leading_zeros_in_a_step_of_its_own():
+    rng = random.Random(7)
+    for ex in (TASKS["sub"].generate(rng, 3) for _ in range(2000)):
+        written = ex.thinking.split(" ")[-1]
+        if ">" in written:  # `083>83`: the digits written, then the number
+            digits, value = written.split(">")
+            assert digits.startswith("0"), ex
+            assert int(digits) == int(value) == abs(int(ex.answer)), ex
+        else:
+            assert not (written.startswith("0") and len(written) > 1), ex

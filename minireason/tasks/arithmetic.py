@@ -8,7 +8,8 @@ step is a small local computation a tiny model can learn:
          the tens digit is the next carry.
     sub  78-503=   swap,3-8-0=5b1 5,0-7-1=2b1 25,5-0-1=4b0 425          -> -425
          53-78=    53 vs 78:5<7,swap,8-3-0=5b0 5,7-5-0=2b0 25           -> -25
-         `swap` when the result is negative; a column is `digit-digit-borrow=digit b borrow_out`.
+         `swap` when the result is negative; a column is `digit-digit-borrow=digit b borrow_out`;
+         leading zeros of the result are then dropped in a step of their own (`096>96`).
          When both operands have as many digits, their digits are first compared from the left
          up to the first difference (`53 vs 78:5<7,`): deciding `swap` at a glance is where a
          small model slips.
@@ -114,7 +115,11 @@ def generate_add(rng: random.Random, level: int) -> Example:
 
 def generate_sub(rng: random.Random, level: int) -> Example:
     a, b = _operand_pair(rng, level)
-    trace = _compare(a, b) + ("swap," + _sub_columns(b, a) if a < b else _sub_columns(a, b))
+    big, small = max(a, b), min(a, b)
+    columns = _sub_columns(big, small)
+    if columns.rsplit(" ", 1)[-1] != str(big - small):  # `096>96`: then the answer is a copy that skips nothing
+        columns += f">{big - small}"
+    trace = _compare(a, b) + ("swap," if a < b else "") + columns
     return Example(f"{a}-{b}=", trace, str(a - b))
 
 
