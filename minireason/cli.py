@@ -216,8 +216,8 @@ def _eval_prompts(args) -> int:
 def _eval_plan(args):
     """Check the arguments and load what they name: (task, levels, budgets, scorer, (cfg, graphdef, params))."""
     task = get_task(args.task)
-    if args.k < 1 or (args.k == 1 and (args.sweep or args.verifier)):
-        raise UserError(f"--k must be >= 1, and >= 2 with --sweep or --verifier (e.g. --k 64); got {args.k}")
+    if args.k == 1 and (args.sweep or args.verifier):
+        raise UserError("--k must be >= 2 with --sweep or --verifier (e.g. --k 64); got 1")
     if args.k == 1 and args.temperature is not None:
         raise UserError("--temperature is for the --k samples; with --k 1 eval reports greedy accuracy only")
     budgets = _budgets(args.budgets) if args.sweep else []

@@ -117,11 +117,15 @@ def is_right(name: str, prompt: str, answer: str, generated: str) -> bool:
 
 
 def timed_score(name: str, prompt: str, answer: str) -> float:
-    """Score, failing if the call takes too long (re-timed twice, to forgive a busy machine)."""
+    """Score, failing if the call does too much work: hostile text must be rejected early, not parsed at length.
+
+    Work is this thread's CPU time, which other jobs on the machine do not inflate (re-timed twice, to forgive
+    a cold cache).
+    """
     for _ in range(3):
-        start = time.perf_counter()
+        start = time.thread_time()
         s = TASKS[name].score(prompt, answer)
-        elapsed = time.perf_counter() - start
+        elapsed = time.thread_time() - start
         assert s in (0.0, 1.0)
         if elapsed < SCORE_LIMIT_S:
             return s

@@ -117,7 +117,7 @@ def test_eval_sweep_writes_json_and_png(tiny_logic_policy, tiny_verifier, tmp_pa
 
 
 @pytest.mark.parametrize("extra, words", [
-    (["--k", "0"], "--k must be >= 1"),
+    (["--k", "0"], "--k: must be an integer >= 1"),
     (["--sweep"], ">= 2 with --sweep"),
     (["--k", "2", "--verifier", "nowhere"], "is not a run directory"),
     (["--k", "2", "--verifier", "POLICY"], "not a verifier"),
