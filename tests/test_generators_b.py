@@ -109,13 +109,13 @@ def test_countdown_problem_joins_orders():
 
 
 def test_countdown_check_rejects_a_partial_ok():
-    assert not countdown.check_thinking("make 12 from 3 3 4 10", "sort 3 3 4 10;3*4=12 ok;10+3-4+3=12")
-    assert countdown.check_thinking("make 12 from 3 3 4 10", "sort 3 3 4 10;3*4=12 no;10+3=13 13-4=9 9+3=12 ok;10+3-4+3=12")
+    assert not countdown.check_thinking("make 12 from 3 3 4 10", "3*4=12 ok;10+3-4+3=12")
+    assert countdown.check_thinking("make 12 from 3 3 4 10", "3*4=12 no;10+3=13 13-4=9 9+3=12 ok;10+3-4+3=12")
 
 
 def test_countdown_check_rejects_non_ascii_digits():
-    assert countdown.check_thinking("make 24 from 2 5 7", "sort 2 5 7;7+5=12 12*2=24 ok;(7+5)*2=24")
-    assert not countdown.check_thinking("make 24 from 2 5 7", "sort 2 5 7;7+5=12 12*2=2\u0664 ok;(7+5)*2=24")  # Arabic-Indic 4
+    assert countdown.check_thinking("make 24 from 2 5 7", "7+5=12 12*2=24 ok;(7+5)*2=24")
+    assert not countdown.check_thinking("make 24 from 2 5 7", "7+5=12 12*2=2\u0664 ok;(7+5)*2=24")  # Arabic-Indic 4
 
 
 # --- logic ------------------------------------------------------------------------------------

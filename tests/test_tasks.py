@@ -185,8 +185,7 @@ def test_training_buckets_narrow_the_training_side():
 def test_countdown_trace_is_a_search_that_ends_in_a_check(level):
     for ex in examples("countdown", level):
         target = ex.prompt.split(" ")[1]
-        first, *attempts = ex.thinking.split(";")
-        assert first == "sort " + " ".join(sorted(ex.prompt.split(" ")[3:], key=int))
+        attempts = ex.thinking.split(";")
         assert attempts[-1] == f"{ex.answer}={target}"
         assert attempts[-2].endswith(" ok")
         dead = [a for a in attempts[:-2] if a != "..."]
@@ -217,24 +216,23 @@ def test_countdown_generated_traces_check_out(level):
     assert all(countdown.check_thinking(ex.prompt, ex.thinking) for ex in examples("countdown", level))
 
 
-GOOD = "sort 2 5 7;7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24"
+GOOD = "7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24"
 
 
 @pytest.mark.parametrize("thinking,expected", [
     (GOOD, True),
-    ("sort 2 5 7;7*2=14 14+5=19 no;...;7+5=12 12*2=24 ok;(7+5)*2=24", True),  # skipped dead ends
-    ("sort 2 5 7;7+5=12 12*2=24 ok;(7+5)*2=24", True),  # no dead ends
+    ("7*2=14 14+5=19 no;...;7+5=12 12*2=24 ok;(7+5)*2=24", True),  # skipped dead ends
+    ("7+5=12 12*2=24 ok;(7+5)*2=24", True),  # no dead ends
     (GOOD.replace("14+5=19", "14+5=18"), False),  # wrong arithmetic in a dead end: the answer is still right
     (GOOD.replace("35-2=33 no", "35-2=33 ok"), False),  # `ok` short of the target
-    ("sort 2 5 7;7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 no;(7+5)*2=24", False),  # `no` at the target
+    ("7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 no;(7+5)*2=24", False),  # `no` at the target
     (GOOD.replace("7*5=35 35-2=33", "7*5=35 35-5=30"), False),  # uses 5 twice
     (GOOD.replace("7*2=14 14+5=19", "7*3=21 21+5=26"), False),  # a number not given
     (GOOD.replace("(7+5)*2=24", "(7+5)*2=25"), False), (GOOD.replace("(7+5)*2=24", "(7-5)*2=24"), False),  # closing line
-    ("sort 2 5 7;7*2=14 14+5=19 no;(7+5)*2=24", False),  # no attempt reached the target
-    ("sort 2 5 7;7+5=12 12*2=24 ok", False), ("", False), ("sort 2 5 7;7+5=12  12*2=24 ok;(7+5)*2=24", False),  # no closing line; odd spacing
-    ("sort 2 5 7;7+5=12 12*2=24 ok;(7+5)*2=24;(7+5)*2=24", False), ("sort 2 5 7;7/0=0 12*2=24 ok;(7+5)*2=24", False),
-    ("sort 2 5 7;7*2=14 14+5=19 no;...;(7+5)*2=24", False),  # the success itself skipped
-    (GOOD.removeprefix("sort 2 5 7;"), False), (GOOD.replace("sort 2 5 7", "sort 2 7 5"), False),  # the sort step
+    ("7*2=14 14+5=19 no;(7+5)*2=24", False),  # no attempt reached the target
+    ("7+5=12 12*2=24 ok", False), ("", False), ("7+5=12  12*2=24 ok;(7+5)*2=24", False),  # no closing line; odd spacing
+    ("7+5=12 12*2=24 ok;(7+5)*2=24;(7+5)*2=24", False), ("7/0=0 12*2=24 ok;(7+5)*2=24", False),
+    ("7*2=14 14+5=19 no;...;(7+5)*2=24", False),  # the success itself skipped
 ])
 def test_countdown_thinking_check(thinking, expected):
     assert countdown.check_thinking("make 24 from 2 5 7", thinking) is expected

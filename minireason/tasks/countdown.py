@@ -8,22 +8,20 @@ notice that it fails, back up and try another. Countdown has no left-to-right re
 needs exactly that: search plus checking (the game used by "Stream of Search", Gandhi et al.
 2024). Many answers are right, so the scorer checks the expression instead of comparing text.
 
-Trace: first the numbers sorted (`sort 2 5 7`): a person may write them in any order, and once
-they are sorted every order of one problem is searched the same way. Then a depth-first search
-that combines two numbers at a time, the move that lands closest to the target first. One
-attempt is one path down to a single number, steps separated by spaces (larger number first);
-with two numbers left it writes only the best last move, since that one hits the target
-whenever any does. A dead end ends `no`, the success `ok`, attempts are joined by `;`, and the
-trace ends by checking the final expression:
+Trace: a depth-first search that combines two numbers at a time, the move that lands closest to
+the target first. One attempt is one path down to a single number, steps separated by spaces
+(larger number first); with two numbers left it writes only the best last move, since that one
+hits the target whenever any does. A dead end ends `no`, the success `ok`, attempts are joined
+by `;`, and the trace ends by checking the final expression:
 
-    make 24 from 7 2 5
-    sort 2 5 7;7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24   -> (7+5)*2
+    make 24 from 2 5 7
+    7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24   -> (7+5)*2
 
 At most MAX_DEAD_ENDS dead ends are shown, the first ones in search order; `...` marks that the
 search went on longer. Failed sets of numbers are remembered and not searched twice.
 
-Levels: the level is how many numbers are given (2..5), each 1..12, written in any order;
-targets are 1..60 for up to 3 numbers, 1..100 for
+Levels: the level is how many numbers are given (2..5), each 1..12, written in any order (the
+search runs over them in the prompt's order); targets are 1..60 for up to 3 numbers, 1..100 for
 4, 1..200 for 5. The generator keeps every intermediate a positive integer; the scorer accepts
 any exact rational arithmetic (e.g. `6/(1-3/4)` for 24).
 """
@@ -122,9 +120,8 @@ def generate(rng: random.Random, level: int) -> Example:
         target = _random_target(rng, list(values))
         if lo <= target <= hi:
             break
-    thinking, answer = _solve(tuple(sorted(values)), target)
-    numbers = " ".join(map(str, values))
-    return Example(f"make {target} from {numbers}", f"sort {' '.join(map(str, sorted(values)))};{thinking}", answer)
+    thinking, answer = _solve(values, target)
+    return Example(f"make {target} from {' '.join(map(str, values))}", thinking, answer)
 
 
 # --- scoring: a recursive-descent parser over exact fractions, with size limits --------------
@@ -247,22 +244,18 @@ STEP = re.compile(r"([0-9]+)([-+*/])([0-9]+)=([0-9]+)")  # not \d: that matches 
 def check_thinking(prompt: str, thinking: str) -> bool:
     """True when every checkable step of a trace holds: a right answer can hide wrong steps.
 
-    The first segment lists the prompt's numbers sorted. Each attempt starts from those numbers;
-    every step `a op b = c` must use two numbers still available and compute c exactly; an
-    attempt ends `ok` exactly when it is left with one number, the target (reaching it with
-    numbers unused is no solution), and the last one (before the closing check) ends `ok`; the
-    closing `EXPR=N` has N = target and EXPR right by `score`.
+    Each attempt starts from the prompt's numbers; every step `a op b = c` must use two numbers
+    still available and compute c exactly; an attempt ends `ok` exactly when it is left with one
+    number, the target (reaching it with numbers unused is no solution), and the last one (before
+    the closing check) ends `ok`; the closing `EXPR=N` has N = target and EXPR right by `score`.
     `...` (skipped dead ends) is allowed between attempts.
     """
     parsed = parse_prompt(prompt)
     if parsed is None or len(thinking) > 1000:
         return False
     target, numbers = parsed
-    segments = thinking.split(";")
-    if len(segments) < 3 or segments[0] != "sort " + " ".join(map(str, sorted(numbers))):
-        return False
-    attempts, closing = segments[1:-1], segments[-1]
-    if not attempts[-1].endswith(" ok"):
+    *attempts, closing = thinking.split(";")
+    if not attempts or not attempts[-1].endswith(" ok"):
         return False
     for attempt in attempts:
         if attempt == "...":
