@@ -36,6 +36,9 @@ class RunConfig:
 class DataConfig:
     tasks: dict[str, float] = field(default_factory=lambda: {"add": 1.0})  # task -> sampling weight
     levels: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lowest, highest) level
+    # task -> one weight per level from lowest to highest; default: every level equally often. Level L
+    # draws operands of 1..L digits, so the top level already holds the easy problems: weight it up.
+    level_weights: dict[str, tuple[float, ...]] = field(default_factory=dict)
     think: bool = True  # False trains the no-think format (answer directly)
     batch_size: int = 64
     seq_len: int = 64  # every example is padded to this; a longer one is skipped (an error at start-up if >1% are)
@@ -126,6 +129,10 @@ def _coerce(path: str, value, typ):
         if not isinstance(value, dict):
             raise UserError(f"{path} must be a table like {{name = value}}, got {value!r}")
         return {str(k): _coerce(f"{path}.{k}", v, args[1]) for k, v in value.items()}
+    if origin is tuple and args[-1] is Ellipsis:  # any length
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{path} must be a list of values, got {value!r}")
+        return tuple(_coerce(f"{path}[{i}]", v, args[0]) for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise UserError(f"{path} must be a list of {len(args)} values, got {value!r}")
@@ -204,7 +211,7 @@ def check(cfg: Config) -> None:
         raise UserError(f"model.d_model ({m.d_model}) must be model.n_heads ({m.n_heads}) times an even head "
                         "dimension (RoPE rotates channel pairs), e.g. d_model=128 with n_heads=4")
     try:
-        check_mix(cfg.data.tasks, cfg.data.levels, cfg.data.train_buckets)
+        check_mix(cfg.data.tasks, cfg.data.levels, cfg.data.train_buckets, cfg.data.level_weights)
     except (KeyError, ValueError) as e:
         raise UserError(e.args[0]) from None
     for name, level in cfg.eval.levels.items():

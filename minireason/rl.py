@@ -271,7 +271,7 @@ def rollout(graphdef, params, cfg, step: int, attempt: int = 0) -> dict:
     """
     G = cfg.rl.group_size
     drawn = training_examples(cfg.data.tasks, cfg.data.levels, random.Random(f"{cfg.run.seed}/rl/{step}/{attempt}"),
-                              cfg.rl.prompts_per_step, cfg.data.train_buckets)
+                              cfg.rl.prompts_per_step, cfg.data.train_buckets, cfg.data.level_weights)
     tasks = [get_task(name) for name, _ in drawn for _ in range(G)]
     prompts = [ex.prompt for _, ex in drawn for _ in range(G)]
     prompt_BP, start_B = pad_prompts(prompts)

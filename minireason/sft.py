@@ -35,7 +35,8 @@ def batch_at(data: DataConfig, seed: int, step: int) -> tuple[np.ndarray, np.nda
     mask = np.zeros((data.batch_size, data.seq_len), np.float32)
     i = 0
     while i < data.batch_size:
-        for _, ex in training_examples(data.tasks, data.levels, rng, data.batch_size - i, data.train_buckets):
+        for _, ex in training_examples(data.tasks, data.levels, rng, data.batch_size - i, data.train_buckets,
+                                       data.level_weights):
             ids, m = render(ex, think=data.think)
             if len(ids) <= data.seq_len:
                 tokens[i, :len(ids)], mask[i, :len(ids)] = ids, m
@@ -45,7 +46,8 @@ def batch_at(data: DataConfig, seed: int, step: int) -> tuple[np.ndarray, np.nda
 
 def check_seq_len(data: DataConfig, n: int = 2000, max_skipped: float = 0.01) -> None:
     """Raise ValueError if more than `max_skipped` of the training examples would not fit in seq_len."""
-    drawn = training_examples(data.tasks, data.levels, random.Random("seq_len check"), n, data.train_buckets)
+    drawn = training_examples(data.tasks, data.levels, random.Random("seq_len check"), n, data.train_buckets,
+                              data.level_weights)
     lengths = [len(render(ex, think=data.think)[0]) for _, ex in drawn]
     too_long = sum(length > data.seq_len for length in lengths)
     if too_long > max_skipped * n:

@@ -148,7 +148,7 @@ def collect(cfg, path, load_policy, log=print) -> dict:
     _, graphdef, params = load_policy()
     v, tasks = cfg.verifier, sorted(cfg.data.tasks)
     drawn = {"train": training_examples(cfg.data.tasks, cfg.data.levels, random.Random(f"{cfg.run.seed}/verifier"),
-                                        v.n_prompts, cfg.data.train_buckets),
+                                        v.n_prompts, cfg.data.train_buckets, cfg.data.level_weights),
              "heldout": [(name, ex) for name, levels in eval_levels(cfg).items()
                          for ex in heldout_examples(name, levels[-1], cfg.eval.n)]}
     sample_cfg = SampleConfig(max_new=v.max_new, temperature=v.temperature)

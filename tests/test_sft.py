@@ -1,4 +1,5 @@
 import dataclasses
+import random
 
 import jax
 import numpy as np
@@ -10,7 +11,7 @@ from minireason.config import DataConfig, OptimConfig
 from conftest import TINY_MODEL as CFG
 from minireason.model import Transformer
 from minireason.sft import batch_at, check_seq_len, make_optimizer, make_train_step
-from minireason.tasks import get_task
+from minireason.tasks import get_task, training_examples
 from minireason.tokenizer import EOS_ID
 
 DATA = DataConfig(tasks={"add": 1.0}, levels={"add": (1, 2)}, batch_size=8, seq_len=40)
@@ -86,3 +87,23 @@ def test_too_long_examples_are_skipped_and_a_too_short_seq_len_fails_early():
     assert np.all(np.any(tokens == EOS_ID, axis=1))  # full batch, every row complete
     with pytest.raises(ValueError, match="data.seq_len=24"):
         check_seq_len(data)
+
+
+def test_level_weights_set_how_often_each_level_is_drawn():
+    data = dataclasses.replace(DATA, tasks={"mul": 1.0}, levels={"mul": (1, 2)}, level_weights={"mul": (1.0, 3.0)},
+                               seq_len=120)
+    rng = random.Random(0)
+    levels = [1 if max(len(p) for p in ex.prompt[:-1].split("*")) == 1 else 2
+              for _, ex in training_examples(data.tasks, data.levels, rng, 4000, level_weights=data.level_weights)]
+    # level 2 draws 1-digit operands a quarter of the time, so 1-digit products are 1/4 + 3/4 * 1/4 of the draws
+    assert abs(levels.count(1) / 4000 - (0.25 + 0.75 * 0.25)) < 0.03
+    batch_at(data, 0, 0)  # the SFT batches take the weights too
+
+
+@pytest.mark.parametrize("weights", ["{mul=[1]}", "{mul=[1,-1]}", "{mul=[0,0]}", "{nope=[1,1]}"])
+def test_bad_level_weights_are_refused(weights):
+    from minireason.config import load
+    from minireason.errors import UserError
+
+    with pytest.raises(UserError, match="level_weights|unknown task"):
+        load(None, ["data.tasks={mul=1}", "data.levels={mul=[1,2]}", f"data.level_weights={weights}"])

@@ -25,10 +25,15 @@ __all__ = ["Example", "Task", "TASKS", "draw", "get_task"]
 
 
 def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]],
-              buckets: tuple[int, int] = TRAIN_BUCKETS) -> None:
+              buckets: tuple[int, int] = TRAIN_BUCKETS, level_weights: dict[str, tuple[float, ...]] = {}) -> None:
     """Fail early, with a clear message, on unknown tasks, levels out of range or training buckets out of range."""
-    for name in list(tasks) + list(levels):
+    for name in list(tasks) + list(levels) + list(level_weights):
         get_task(name)
+    for name, weights in level_weights.items():
+        lo, hi = levels.get(name, (TASKS[name].min_level, TASKS[name].max_level))
+        if len(weights) != hi - lo + 1 or any(w < 0 for w in weights) or not sum(weights) > 0:
+            raise ValueError(f"data.level_weights for {name!r} must be {hi - lo + 1} weights >= 0, one per level "
+                             f"{lo}..{hi}, not all zero; got {list(weights)}")
     for name, (lo, hi) in levels.items():
         t = TASKS[name]
         if not t.min_level <= lo <= hi <= t.max_level:
@@ -42,15 +47,21 @@ def check_mix(tasks: dict[str, float], levels: dict[str, tuple[int, int]],
 
 
 def training_examples(tasks: dict[str, float], levels: dict[str, tuple[int, int]], rng, n: int,
-                      buckets: tuple[int, int] = TRAIN_BUCKETS) -> list[tuple[str, Example]]:
-    """n (task name, example) pairs from the training side of the split (hash buckets lo..hi), drawn by weight."""
+                      buckets: tuple[int, int] = TRAIN_BUCKETS,
+                      level_weights: dict[str, tuple[float, ...]] = {}) -> list[tuple[str, Example]]:
+    """n (task name, example) pairs from the training side of the split (hash buckets lo..hi), drawn by weight.
+
+    A task's level is drawn uniformly from its range, or by its `level_weights` when it has them.
+    """
     names = list(tasks)
     picks = rng.choices(names, weights=[tasks[k] for k in names], k=n)
     out = []
     for name in picks:
         t = TASKS[name]
         lo, hi = levels.get(name, (t.min_level, t.max_level))
-        out.append((name, draw(t, rng, rng.randint(lo, hi), heldout=False, buckets=buckets)))
+        weights = level_weights.get(name)
+        level = rng.choices(range(lo, hi + 1), weights)[0] if weights else rng.randint(lo, hi)
+        out.append((name, draw(t, rng, level, heldout=False, buckets=buckets)))
     return out
 
 
