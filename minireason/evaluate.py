@@ -43,7 +43,8 @@ def evaluate_prompts(graphdef, params, name: str, prompts: list[str], sample_cfg
                      batch_size: int = 256) -> dict:
     """Score a completion of each prompt with the task's own scorer: accuracy, format rate, thinking length."""
     task = get_task(name)
-    outs = generate(graphdef, params, prompts, sample_cfg, key, batch_size)
+    progress = f"{len(prompts)} {name} prompts" if len(prompts) > 10 * batch_size else ""  # a long wait shows a bar
+    outs = generate(graphdef, params, prompts, sample_cfg, key, batch_size, progress)
     right = [bool(o["well_formed"]) and task.score(p, o["answer"]) == 1.0 for p, o in zip(prompts, outs)]
     return dict(
         task=name, n=len(prompts),
