@@ -10,7 +10,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from gradelib import Fail, Parts, close, require
+from gradelib import Fail, Parts, require
 from minireason.config import OptimConfig
 from minireason.model import ModelConfig, Transformer
 from minireason.sampler import SampleConfig, pad_prompts, sample

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from gradelib import Fail, Parts, close, require, show
+from gradelib import Parts, close, require, show
 from minireason.model import ModelConfig, Transformer, init_cache, rope as ref_rope
 from minireason.tokenizer import BOS_ID, THINK_ID, TOKEN_ID
 

@@ -5,11 +5,10 @@ import dataclasses
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gradelib import Fail, Parts, close, require, show
+from gradelib import Parts, close, require, show
 from minireason import sft
 from minireason.config import DataConfig, OptimConfig
 from minireason.model import ModelConfig, Transformer
