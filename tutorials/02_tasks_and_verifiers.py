@@ -9,7 +9,7 @@
 # - why a verifier must never call Python's `eval()` on a model's answer;
 # - how to fuzz a verifier yourself, and how to tell that a fuzzer can find bugs at all.
 #
-# **Time on a 2-core CPU:** about 15 s (fast mode, `MINIREASON_FAST=1`: about 10 s).
+# **Time on a 2-core CPU:** about 10 s (fast mode, `MINIREASON_FAST=1`: about 3 s).
 #
 # **Assumes:** Python and a little NumPy; tutorial 01.
 

@@ -10,7 +10,8 @@
 # - how to *prove* the model is causal: the gradient of position t's output with respect to
 #   every later input is exactly zero.
 #
-# **Time on a 2-core CPU:** about 20 s (fast mode, `MINIREASON_FAST=1`: about the same; nothing here trains).
+# **Time on a 2-core CPU:** about 1 min on a busy shared CPU (fast mode, `MINIREASON_FAST=1`: about the
+# same; nothing here trains).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-02.
 
