@@ -10,7 +10,7 @@
 # - RL on a real task with the project's RL stage, and what it does and does not improve;
 # - reward hacking: a loose verifier that the policy exploits while its real accuracy collapses.
 #
-# **Time on a 2-core CPU:** about 4 min (fast mode, `MINIREASON_FAST=1`: about 40 s).
+# **Time on a 2-core CPU:** about 2 min, 4.5 with the CPU shared (fast mode, `MINIREASON_FAST=1`: about 80 s).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-06 (the format, tasks and verifiers, the
 # transformer, sampling, SFT).
@@ -167,7 +167,7 @@ print("sums to zero, shift-invariant (and scale-invariant for GRPO); flat groups
 # optimizer passes over one batch of samples cannot drag the policy far from the one that wrote
 # them. `policy_loss` takes per-token log-probs of shape (B, N) (B samples, N completion tokens),
 # a mask (1 on real tokens, 0 on padding) and one advantage per sample; `kl_beta` optionally adds
-# a penalty for drifting away from a frozen reference policy (section 3 of the Exercises).
+# a penalty for drifting away from a frozen reference policy (Exercise 2).
 
 # %%
 print(inspect.getsource(rl.policy_loss))
@@ -225,20 +225,20 @@ assert token_grad(0.7, 1.0) < 0 and token_grad(1.4, -1.0) > 0, "a token that mov
 
 # %%
 PAYOUT = jnp.array([0.2, 0.5, 0.3, 0.7, 0.1, 0.4])  # arm 3 is best, arm 1 a close second
-G = 16
+PULLS = 16  # the group: pulls per step
 bandit_tx = optax.adam(0.05)
 
 @jax.jit
 def bandit_step(logits, opt_state, key):
     pick_key, pay_key = jax.random.split(key)
-    arms_G = jax.random.categorical(pick_key, logits, shape=(G,))
-    reward_G = (jax.random.uniform(pay_key, (G,)) < PAYOUT[arms_G]).astype(jnp.float32)
+    arms_G = jax.random.categorical(pick_key, logits, shape=(PULLS,))
+    reward_G = (jax.random.uniform(pay_key, (PULLS,)) < PAYOUT[arms_G]).astype(jnp.float32)
     adv_G = rl.group_advantages(reward_G[None, :])[0]
     old_logp_G1 = jax.nn.log_softmax(logits)[arms_G][:, None]  # the policy that pulled the arms
 
     def loss_fn(logits):
         logp_G1 = jax.nn.log_softmax(logits)[arms_G][:, None]
-        return rl.policy_loss(logp_G1, old_logp_G1, adv_G, jnp.ones((G, 1)))[0]
+        return rl.policy_loss(logp_G1, old_logp_G1, adv_G, jnp.ones((PULLS, 1)))[0]
 
     for _ in range(2):  # two passes over the same pulls; the clip keeps them close to the old policy
         loss, grads = jax.value_and_grad(loss_fn)(logits)
@@ -313,7 +313,8 @@ save_every = {SFT_STEPS}
 """)
 sft_report = train.main([str(OUT / "sft.toml"), f"run.out_dir={OUT}", "run.name=sft"])
 print(f"SFT: greedy held-out accuracy {sft_report['accuracy']:.3f}")
-assert 0.05 < sft_report["accuracy"] < 0.85, "the starting policy should be partly right"
+low = 0.02 if FAST else 0.1  # fast mode stops at the very start of the rise (8% here; another CPU may differ)
+assert low < sft_report["accuracy"] < 0.85, "the starting policy should be partly right"
 
 # %% [markdown]
 # The RL stage (`run.stage = "rl"`) starts from that run (`run.init_from`; the model comes with it,
@@ -398,7 +399,7 @@ print(f"sampled accuracy {pass1[0]:.3f} -> {pass1[-1]:.3f} (+{gain:.3f})")
 # verifier we write the RL loop ourselves from the project's pieces: `sampler.sample` for the
 # rollout, our reward, `rl.group_advantages`, and the clipped step `rl.make_rl_step` (which wraps
 # `rl.policy_loss` in an optimizer step). Same starting policy, same settings as the run above;
-# only the verifier differs. We also keep the strict score of every sample, to see what really
+# only the reward differs. We also keep the strict score of every sample, to see what really
 # happens.
 
 # %%
@@ -493,7 +494,7 @@ assert after["accuracy"] < before["accuracy"] - fall, "held-out accuracy should 
 #    `d = ref_logp - logp`, and both aggregations (`token_mean`, `seq_mean`). Check that the loss
 #    sits at 0 on the first pass, and that with `kl_beta > 0` the gradient pulls log-probs toward the reference.
 # 3. Run the bandit with `mode="drgrpo"`, with `negative_weight=0` in `group_advantages`, and with
-#    G = 4. Which one finds arm 3 fastest, and which one sometimes settles on arm 1?
+#    `PULLS = 4`. Which one finds arm 3 fastest, and which one sometimes settles on arm 1?
 # 4. Rerun section 6 with `rl.kl_beta`-style protection: add `kl_beta=0.1` to `hack_cfg` and pass
 #    `ref_logp` (from `rl.completion_logprobs` on `start_params`) in the batch. How much longer does
 #    the collapse take?
