@@ -10,7 +10,7 @@
 # - how to read the TensorBoard scalars a run writes, and plot its loss curve;
 # - why a run that is stopped and started again ends with exactly the same weights as one that never stopped.
 #
-# **Time on a 2-core CPU:** about M min (fast mode, `MINIREASON_FAST=1`: about S s).
+# **Time on a 2-core CPU:** about 4 min (fast mode, `MINIREASON_FAST=1`: about 40 s).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-04.
 

@@ -8,7 +8,7 @@
 # - that a small model writing its work out beats a model four times its size that answers at once;
 # - what thinking costs: tokens at test time, which are compute, billed apart from the answer.
 #
-# **Time on a 2-core CPU:** about M min (fast mode, `MINIREASON_FAST=1`: about S s).
+# **Time on a 2-core CPU:** about 3 min (fast mode, `MINIREASON_FAST=1`: about 40 s).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-05.
 
