@@ -221,7 +221,8 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 for i, name in enumerate(samples):
     ax.bar(np.arange(len(places)) + 0.4 * i - 0.2, digits[name], width=0.4, label=f"{name} ({n_params[name]:,})")
 ax.axhline(0.1, color="gray", linestyle=":", label="chance (1 in 10)")
-ax.set(xticks=range(len(places)), xticklabels=places, ylabel="fraction right", title="answer digits, held out")
+ax.set(xticks=range(len(places)), xticklabels=places, ylim=(0, 1.35), ylabel="fraction right",
+       title="answer digits, held out")
 ax.legend()
 fig.tight_layout()
 fig.savefig(RUN_ROOT / "digits.png", dpi=100)
