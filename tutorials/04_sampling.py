@@ -9,8 +9,8 @@
 # - reasoning tokens reported apart from answer tokens, and the thinking budget
 #   (budget forcing): what happens to accuracy when the model may not think long enough.
 #
-# **Time on a 2-core CPU:** about 5 min on a busy shared CPU, most of it a short training run (fast
-# mode, `MINIREASON_FAST=1`: about 1.5 min, with a few training steps only).
+# **Time on a 2-core CPU:** about 4 min on a busy shared CPU, most of it a short training run (fast
+# mode, `MINIREASON_FAST=1`: about 55 s, with a few training steps only).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-03.
 

@@ -10,7 +10,8 @@
 # - RL on a real task with the project's RL stage, and what it does and does not improve;
 # - reward hacking: a loose verifier that the policy exploits while its real accuracy collapses.
 #
-# **Time on a 2-core CPU:** about 2 min, 4.5 with the CPU shared (fast mode, `MINIREASON_FAST=1`: about 80 s).
+# **Time on a 2-core CPU:** about 2 min, 4.5 with the CPU shared (fast mode, `MINIREASON_FAST=1`: about 65 s of
+# CPU time, 1.5-2 min with the CPU shared).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-06 (the format, tasks and verifiers, the
 # transformer, sampling, SFT).

@@ -9,7 +9,8 @@
 # - thinking budgets: accuracy as a function of how many thinking tokens the model may spend;
 # - the o1-style ladder: accuracy against samples per problem, for each way of using them.
 #
-# **Time on a 2-core CPU:** about 2-3 min (fast mode, `MINIREASON_FAST=1`: about 75 s).
+# **Time on a 2-core CPU:** about 2-3 min (fast mode, `MINIREASON_FAST=1`: about 60 s of CPU time,
+# 1.5-2 min with the CPU shared).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-07 (above all 04 on sampling and 07 on RL).
 
