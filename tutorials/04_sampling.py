@@ -9,8 +9,8 @@
 # - reasoning tokens reported apart from answer tokens, and the thinking budget
 #   (budget forcing): what happens to accuracy when the model may not think long enough.
 #
-# **Time on a 2-core CPU:** about 5 min on a busy shared CPU, most of it a short training run (fast
-# mode, `MINIREASON_FAST=1`: about 1.5 min, with a few training steps only).
+# **Time on a 2-core CPU:** about 4 min on a busy shared CPU, most of it a short training run (fast
+# mode, `MINIREASON_FAST=1`: about 55 s, with a few training steps only).
 #
 # **Assumes:** Python and a little NumPy; tutorials 01-03.
 
@@ -237,9 +237,10 @@ _, graphdef, params = load_run(OUT / "add")
 
 # %%
 examples = heldout_examples("add", 2, 200)
-outs = sampler.generate(graphdef, params, [e.prompt for e in examples[:4]], sampler.SampleConfig(max_new=32),
+# 16 prompts, the shape and settings of the trainer's final evaluation in fast mode: its compiled sampler is reused
+outs = sampler.generate(graphdef, params, [e.prompt for e in examples[:16]], sampler.SampleConfig(max_new=32),
                         jax.random.key(0))
-for e, o in zip(examples, outs):
+for e, o in zip(examples[:4], outs):
     print(f"{e.prompt:8} thinking {o['thinking']!r:28} answer {o['answer']!r:6} "
           f"({o['thinking_tokens']} thinking + {o['answer_tokens']} answer tokens)")
     if o["well_formed"]:
@@ -268,8 +269,8 @@ for e, o in zip(examples, outs):
     assert o["thinking_tokens"] <= 8, "no row thinks past its budget"
 
 budgets = [0, -1] if FAST else [0, 5, 10, 15, 20, 25, -1]  # fast mode: fewer budgets (each one compiles)
-n_eval = 50 if FAST else 200  # and fewer held-out problems
-sweep = budget_sweep(graphdef, params, "add", 2, n_eval, budgets, 40, jax.random.key(0))
+n_eval = 16 if FAST else 200  # and fewer held-out problems (16 reuses the evaluation's compiled sampler)
+sweep = budget_sweep(graphdef, params, "add", 2, n_eval, budgets, 32, jax.random.key(0))
 for r in sweep:
     print(f"budget {r['budget']:>3}: accuracy {r['accuracy']:.3f}, thinking {r['thinking_tokens']:.1f} tokens, "
           f"format {r['format_rate']:.2f}")
