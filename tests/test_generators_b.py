@@ -142,8 +142,16 @@ def test_logic_minimal_parentheses_are_drawn(level):
     assert share(drawn("logic", level), lambda ex: top_level_operators(ex.prompt) >= 2) >= 0.08
 
 
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_logic_whole_expression_and_unneeded_parentheses_are_drawn(level):
+    exs = drawn("logic", level)
+    assert share(exs, lambda ex: ex.prompt.startswith("(") and top_level_operators(ex.prompt) == 0) >= 0.08
+    if level > 1:  # `T|(F&F)|T`: minimal form (two operators outside parentheses) with an unneeded pair
+        assert share(exs, lambda ex: top_level_operators(ex.prompt) >= 2 and "(" in ex.prompt) >= 0.03
+
+
 class Heads:
-    """An rng whose every coin comes up below 0.25: the minimal rendering."""
+    """An rng whose every coin comes up below 0.25: the minimal rendering, the whole expression wrapped."""
 
     def random(self) -> float:
         return 0.0
@@ -151,7 +159,7 @@ class Heads:
 
 def test_logic_minimal_prompt_has_a_minimal_trace(monkeypatch):
     monkeypatch.setattr(logic, "_tree", lambda rng, height: ("|", True, ("&", ("^", False, True), False)))
-    assert logic.generate(Heads(), 2) == Example("T|(F^T)&F", "T|T&F,T|F,T", "T")
+    assert logic.generate(Heads(), 2) == Example("(T|(F^T)&F)", "(T|T&F),(T|F),T", "T")
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])

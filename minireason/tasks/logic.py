@@ -6,9 +6,11 @@ small local rewrite. It is also a clean test of "more thinking for harder proble
 grows with the nesting depth.
 
 Operators: `!` not, `&` and, `^` xor, `|` or. Precedence, tightest first: `!`, `&`, `^`, `|`,
-binary operators grouping to the left (as in C and Python). Three prompts in four parenthesise
-every nested binary operation; one in four has only the parentheses precedence needs (`T|F&F`),
-and its trace is written the same way (`T|F,T`), since people write both.
+binary operators grouping to the left (as in C and Python). People parenthesise in every way, so
+half the prompts put parentheses around every nested binary operation, a quarter only where
+precedence needs them (`T|F&F`), a quarter around some others too (`T|(F&F)|T`), and one in
+eight wraps the whole expression (`(F^!F)`). The trace keeps the prompt's parentheses
+(`T|F,T`).
 
 Trace: each step rewrites the whole expression, reducing at once every innermost piece: a
 negated literal (`!T` -> `F`) or an operator between two literals, with its parentheses
@@ -28,7 +30,8 @@ from .base import Example, Task, exact
 APPLY = {"&": lambda a, b: a and b, "^": lambda a, b: a != b, "|": lambda a, b: a or b}
 BIND = {"|": 1, "^": 2, "&": 3}  # how tightly each operator binds; `!` binds tighter than all
 
-# An expression is a bool (a literal), ("!", x), or (op, left, right).
+# An expression is a bool (a literal), ("!", x), (op, left, right), or ("()", x): x written in
+# parentheses that precedence does not need.
 
 
 def _tree(rng: random.Random, height: int):
@@ -38,6 +41,18 @@ def _tree(rng: random.Random, height: int):
     tall, other = _tree(rng, height - 1), _tree(rng, rng.randint(0, height - 1))
     node = (rng.choice("&^|"), *((tall, other) if rng.random() < 0.5 else (other, tall)))
     return ("!", node) if rng.random() < 1 / 7 else node
+
+
+def _parenthesise(node, rng: random.Random, p: float):
+    """Wrap each nested binary operation in parentheses with probability p."""
+    if isinstance(node, bool):
+        return node
+    if node[0] == "!":
+        return "!", _parenthesise(node[1], rng, p)
+    op, a, b = node
+    a, b = ((("()", x) if isinstance(x, tuple) and x[0] != "!" and rng.random() < p else x)
+            for x in (_parenthesise(a, rng, p), _parenthesise(b, rng, p)))
+    return op, a, b
 
 
 def _render(node, minimal: bool = False, outer: int = 0) -> str:
@@ -50,6 +65,8 @@ def _render(node, minimal: bool = False, outer: int = 0) -> str:
         return "T" if node else "F"
     if node[0] == "!":
         return "!" + _render(node[1], minimal, outer=len(BIND) + 1)
+    if node[0] == "()":
+        return "(" + _render(node[1], minimal) + ")"
     op, a, b = node
     text = _render(a, minimal, BIND[op]) + op + _render(b, minimal, BIND[op] + 1)
     return f"({text})" if outer > (BIND[op] if minimal else 0) else text
@@ -61,6 +78,9 @@ def _step(node):
         return node
     if node[0] == "!":
         return (not node[1]) if isinstance(node[1], bool) else ("!", _step(node[1]))
+    if node[0] == "()":
+        inner = _step(node[1])
+        return inner if isinstance(inner, bool) else ("()", inner)
     op, a, b = node
     if isinstance(a, bool) and isinstance(b, bool):
         return APPLY[op](a, b)
@@ -74,7 +94,12 @@ def generate(rng: random.Random, level: int) -> Example:
             node = ("!", node)
     else:
         node = _tree(rng, level)
-    minimal = rng.random() < 0.25
+    style = rng.random()
+    minimal = style < 0.5
+    if style >= 0.25 and minimal:  # minimal parentheses plus some that are not needed
+        node = _parenthesise(node, rng, 0.5)
+    if isinstance(node, tuple) and node[0] != "!" and rng.random() < 1 / 8:  # the whole expression
+        node = ("()", node)
     prompt, steps = _render(node, minimal), []
     while not isinstance(node, bool):
         node = _step(node)
