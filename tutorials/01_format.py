@@ -157,8 +157,10 @@ assert abs(float(sft.masked_ce(scrambled, targets, target_mask)) - base) < 1e-6,
 assert abs(float(sft.masked_ce(changed, targets, target_mask)) - base) > 1e-3, "the thinking's predictions do"
 
 # %% [markdown]
-# A model that knows nothing spreads its probability evenly over the 100 tokens; its loss is
-# then $\ln 100 \approx 4.6$ per token. That is the number a training run starts near
+# The loss at one position is the *cross-entropy*: minus the log of the probability the model gave
+# the right next token (0 when it was sure and right, large when it was sure and wrong). A model
+# that knows nothing spreads its probability evenly over the 100 tokens, 1/100 each; its loss is
+# then $-\ln(1/100) = \ln 100 \approx 4.6$ per token. That is the number a training run starts near
 # (tutorial 05 drives it toward 0).
 
 # %%

@@ -156,8 +156,11 @@ assert speedup > 1, f"a cached decode step is faster than a naive one (got {spee
 # - **top-p** (nucleus sampling) keeps only the smallest set of top tokens whose probabilities
 #   add up to p, and renormalises: the long tail of unlikely tokens can never be drawn.
 #
-# Each row gets its own random key, folded with the step number, so a row's sample does not
-# depend on what else is in the batch.
+# Each row gets its own random key, folded with the step number (`jax.random.fold_in(key, t)`
+# makes a new key from a key and a number), so a row's sample does not depend on what else is in
+# the batch. `jax.vmap(f)` turns a function of one row into a function of a batch of rows, here
+# drawing one token per row with `jax.random.categorical` (a draw from the softmax of the logits).
+# `top-k`, the third knob in the code, keeps the k most likely tokens.
 
 # %%
 print(inspect.getsource(sampler._pick))
@@ -220,7 +223,35 @@ from minireason import train
 from minireason.runs import load_run
 
 steps = 30 if FAST else 400  # fast mode: far too few steps to learn; the accuracy asserts below are full mode only
-argv = ["../configs/tiny.toml", f"run.out_dir={OUT}", "run.name=add", f"train.steps={steps}",
+# The repository's configs/tiny.toml, written out here so the tutorial also runs where only the package is
+# installed (Colab); the overrides below make it a real model.
+(OUT / "tiny.toml").write_text("""
+[model]
+d_model = 32
+n_layers = 2
+n_heads = 2
+mlp_hidden = 64
+
+[data]
+tasks = { add = 1.0 }
+levels = { add = [1, 1] }
+batch_size = 8
+seq_len = 24
+
+[train]
+steps = 20
+log_every = 5
+eval_every = 10
+save_every = 10
+
+[eval]
+n = 16
+n_periodic = 8
+max_new = 16
+batch_size = 16
+show = 1
+""")
+argv = [str(OUT / "tiny.toml"), f"run.out_dir={OUT}", "run.name=add", f"train.steps={steps}",
         "model.d_model=128", "model.n_layers=3", "model.n_heads=4", "model.mlp_hidden=384",
         "data.levels={add=[1,2]}", "eval.levels={add=2}", "data.batch_size=32", "data.seq_len=40",
         "optim.lr=3e-3", "optim.warmup_steps=30",

@@ -223,7 +223,8 @@ print(inspect.getsource(sft.sft_loss))
 
 model = Transformer(cfg.model, nnx.Rngs(0))
 graphdef, params = nnx.split(model)
-loss0 = float(jax.jit(sft.sft_loss, static_argnums=0)(graphdef, params, tokens_BT, mask_BT))  # jit: section 4
+# jit: section 4. static_argnums=0: the graphdef (argument 0) is not an array; it is part of what gets compiled
+loss0 = float(jax.jit(sft.sft_loss, static_argnums=0)(graphdef, params, tokens_BT, mask_BT))
 print(f"{count_params(model):,} parameters; untrained loss {loss0:.3f}, log V = {math.log(VOCAB_SIZE):.3f}")
 assert abs(loss0 - math.log(VOCAB_SIZE)) < 0.1, "a fresh model should be close to uniform over the V tokens"
 
@@ -241,8 +242,9 @@ assert abs(loss0 - math.log(VOCAB_SIZE)) < 0.1, "a fresh model should be close t
 #   fixed shape.) A jitted function must be *pure*: its output depends only on its inputs, so the
 #   parameters and the optimizer's state go in and come out explicitly;
 # - `optax` is a library of optimizers. `make_optimizer` chains gradient clipping (if the
-#   gradient's global norm exceeds `clip_norm`, scale it down) with AdamW (Adam with weight decay
-#   on the matrices), whose learning rate warms up linearly, then decays along a cosine.
+#   gradient's global norm exceeds `clip_norm`, scale it down) with AdamW (Adam: each
+#   parameter's step is its gradient's running mean divided by the root of its running squared
+#   mean, so every parameter moves at a similar pace; W: weight decay on the matrices), whose learning rate warms up linearly, then decays along a cosine.
 
 # %%
 print(inspect.getsource(sft.make_optimizer))
@@ -379,9 +381,10 @@ assert resumed_report["accuracy"] == report["accuracy"], "same weights, same gre
 # A checkpoint also stores a SHA-256 checksum of its arrays (`minireason/checkpoint.py`), so a
 # file damaged on disk is refused with a clear message rather than loaded as garbage.
 #
-# You now have a trained model in `runs/t05_sft/add`; the command line can use it:
+# You now have a trained model in `runs/t05_sft/add` (next to where this tutorial ran); the
+# command line can use it, from that same directory:
 #
-#     minireason sample --checkpoint tutorials/runs/t05_sft/add "478+96="
+#     minireason sample --checkpoint runs/t05_sft/add "478+96="
 #
 # ## Exercises
 #
@@ -400,5 +403,5 @@ assert resumed_report["accuracy"] == report["accuracy"], "same weights, same gre
 # 5. Lower `optim.warmup_steps` to 0 and raise `optim.lr` to `3e-2`. Plot `train/grad_norm` next to
 #    the loss from the events file: what comes first when a run diverges?
 #
-# Next: [06 · The small reasoning core](06_small_reasoning_core.py): a small model that thinks
+# Next: [06 · The small reasoning core](06_small_reasoning_core.ipynb): a small model that thinks
 # against a bigger one that answers at once.

@@ -243,7 +243,7 @@ if not FAST:  # after 60 short steps neither model has found the units digit yet
 # ## 7. What thinking costs
 #
 # Thinking is not free: the small model writes many more tokens per answer. A transformer does
-# about 2 multiply-adds per parameter for every token it writes, so tokens times parameters is a
+# about one multiply-add (2 floating-point operations) per parameter for every token it writes, so tokens times parameters is a
 # fair measure of the compute an answer costs. (The prompt is read by both models alike and left
 # out.) o1's API bills the thinking tokens apart from the answer for the same reason.
 
@@ -278,4 +278,4 @@ assert cost["thinker"] < 3 * cost["direct"], cost
 #    `data.seq_len` and `eval.max_new`, and the run tells you if they are still too short). Is the
 #    gap larger or smaller than for addition, and why?
 #
-# Next: [07 · Reinforcement learning from the ground up](07_rl.py).
+# Next: [07 · Reinforcement learning from the ground up](07_rl.ipynb).

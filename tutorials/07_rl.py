@@ -112,7 +112,8 @@ assert np.allclose(batched["reward"], list(got.values())), "batched and one-by-o
 #
 #     advantage = (reward - mean of the group) / (std of the group)
 #
-# The group mean is the *baseline*: PPO learns a second network to predict it; GRPO just measures
+# The group mean is the *baseline*: PPO (the algorithm GRPO grew out of, section 3) learns a second
+# network to predict it; GRPO just measures
 # it. Dr. GRPO (2025) argues the division by the std over-weights prompts that are nearly always
 # right or nearly always wrong, and drops it (`mode="drgrpo"`). A group whose rewards are all equal
 # has advantage exactly 0: nothing to learn from it.
@@ -156,6 +157,8 @@ print("sums to zero, shift-invariant (and scale-invariant for GRPO); flat groups
 # %% [markdown]
 # ## 3. The clipped policy-gradient loss
 #
+# In RL the model is called the **policy**: the rule that picks an action (here, the next token)
+# given what it has seen. A token's **log-prob** is the log of the probability the policy gave it.
 # The policy gradient says: to raise the expected reward, raise the log-probability of each sampled
 # token in proportion to its sample's advantage. As a loss to *minimise*, per token:
 #
@@ -168,15 +171,18 @@ print("sums to zero, shift-invariant (and scale-invariant for GRPO); flat groups
 # optimizer passes over one batch of samples cannot drag the policy far from the one that wrote
 # them. `policy_loss` takes per-token log-probs of shape (B, N) (B samples, N completion tokens),
 # a mask (1 on real tokens, 0 on padding) and one advantage per sample; `kl_beta` optionally adds
-# a penalty for drifting away from a frozen reference policy (Exercise 2).
+# a penalty for drifting away from a frozen *reference* policy (a copy of the model before RL).
+# The penalty is an estimate of the KL divergence, a measure of how far apart two probability
+# distributions are (0 when they are equal), from the sampled tokens' log-probs (Exercise 2).
 
 # %%
 print(inspect.getsource(rl.policy_loss))
 
 # %% [markdown]
 # **Why the loss sits near 0.** At the first pass the ratio is exactly 1, so the loss is
-# `-mean(A)`, and GRPO's advantages average to zero over every group. The loss *value* is 0 whatever
-# the policy, and stays near 0 throughout training: it is not a score to watch go down. Its
+# `-mean(A)`, and GRPO's advantages average to zero over every group. With the default
+# aggregation (`seq_mean`: each sample's tokens averaged, then the samples) the loss *value* is 0
+# whatever the policy (with `token_mean`, longer samples weigh more and it is only near 0), and stays near 0 throughout training: it is not a score to watch go down. Its
 # *gradient*, `-mean(A * d log p)`, is not 0: it pushes up the tokens of good samples and down
 # those of bad ones. `jax.grad(f)` returns the function that computes f's gradient (tutorial 03);
 # here we differentiate with respect to the log-probs themselves.
@@ -323,8 +329,8 @@ assert low < sft_report["accuracy"] < 0.85, "the starting policy should be partl
 # completions of each at temperature 1, scores them with the task's scorer, computes GRPO
 # advantages and takes one clipped policy-gradient step: sections 1-3, in `rl.make_rl_update`.
 # The override `eval.samples=4` adds, at every evaluation, 4 samples per held-out problem at temperature 1:
-# their accuracy is pass@1 *of the sampled policy*, the quantity RL optimises (tutorial 08 is
-# about pass@k for larger k).
+# their accuracy is pass@1 *of the sampled policy*, the quantity RL optimises; pass@4 is the share
+# of problems where at least one of the 4 samples is right (tutorial 08 is about pass@k).
 
 # %%
 RL_STEPS, RL_EVERY = (4, 4) if FAST else (40, 10)
@@ -492,8 +498,8 @@ assert after["accuracy"] < before["accuracy"] - fall, "held-out accuracy should 
 #    asserts of section 2. Why would `(r - mean) / std` be NaN for a flat group without the special case?
 # 2. **The clipped loss with KL** (graded in assignment a4). Write the per-token clipped surrogate
 #    with decoupled `clip_low`/`clip_high`, the k3 KL estimator `exp(d) - d - 1` with
-#    `d = ref_logp - logp`, and both aggregations (`token_mean`, `seq_mean`). Check that the loss
-#    sits at 0 on the first pass, and that with `kl_beta > 0` the gradient pulls log-probs toward the reference.
+#    `d = ref_logp - logp`, and both aggregations (`token_mean`, `seq_mean`). Check that the `seq_mean`
+#    loss sits at 0 on the first pass, and that with `kl_beta > 0` the gradient pulls log-probs toward the reference.
 # 3. Run the bandit with `mode="drgrpo"`, with `negative_weight=0` in `group_advantages`, and with
 #    `PULLS = 4`. Which one finds arm 3 fastest, and which one sometimes settles on arm 1?
 # 4. Rerun section 6 with `rl.kl_beta`-style protection: add `kl_beta=0.1` to `hack_cfg` and pass
@@ -502,5 +508,5 @@ assert after["accuracy"] < before["accuracy"] - fall, "held-out accuracy should 
 # 5. Write the *contains* verifier from the last paragraph and run section 6 with it for 100 steps.
 #    Does the answer length grow?
 #
-# Next: [08 · Test-time compute](08_test_time_compute.py): spending more samples and more
+# Next: [08 · Test-time compute](08_test_time_compute.ipynb): spending more samples and more
 # thinking at test time instead of more training.

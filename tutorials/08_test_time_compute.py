@@ -142,7 +142,7 @@ assert low < greedy < 0.9, "the policy should be partly right"
 # %% [markdown]
 # ## 3. A learned verifier
 #
-# Majority vote (next section) uses no extra model. The other classic way to choose among samples
+# Majority vote (section 5) uses no extra model. The other classic way to choose among samples
 # is a *verifier* (Cobbe et al. 2021): a model that reads a whole completion and predicts
 # P(correct). Ours is the policy's own transformer with a one-number head on its last position
 # (`minireason/verifier.py`), started from the policy's weights. Its training data are the
@@ -309,14 +309,15 @@ print(f"pass@1 {p[1]:.3f} -> pass@{K} {p[K]:.3f}; maj@{K} {m[K]:.3f}; rerank@{K}
 # %%
 if not FAST:  # fast mode's verifier is barely trained: no claim about it
     assert curves["rerank@k"][K] < m[K], "with AUC ~0.6, reranking should fall behind voting"
-#
+
+# %% [markdown]
 # ## 7. Thinking budgets
 #
 # The other axis of test-time compute is *longer* thinking, not more samples. The sampler can cap
 # the thinking (budget forcing, as in s1, tutorial 04): once a completion has written `max_thinking`
 # thinking tokens, the sampler writes `</think>` for it, and the model must answer with what it has.
 # `evaluate.budget_sweep` measures greedy accuracy at each budget. Two-digit addition thinks for
-# 21 tokens (`7+5+0=12 2,4+8+1=13 32`), one digit column per 10.
+# about 21 tokens on average (`7+5+0=12 2,4+8+1=13 32` is 22), one digit column per 10 or so.
 
 # %%
 print(inspect.getsource(evaluate.budget_sweep))
