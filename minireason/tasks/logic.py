@@ -96,7 +96,7 @@ def generate(rng: random.Random, level: int) -> Example:
         node = _tree(rng, level)
     style = rng.random()
     minimal = style < 0.5
-    if style >= 0.25 and minimal:  # minimal parentheses plus some that are not needed
+    if 0.25 <= style < 0.5:  # minimal parentheses plus some that are not needed
         node = _parenthesise(node, rng, 0.5)
     if isinstance(node, tuple) and node[0] != "!" and rng.random() < 1 / 8:  # the whole expression
         node = ("()", node)
