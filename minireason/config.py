@@ -42,6 +42,7 @@ class DataConfig:
     think: bool = True  # False trains the no-think format (answer directly)
     batch_size: int = 64
     seq_len: int = 64  # every example is padded to this; a longer one is skipped (an error at start-up if >1% are)
+    pack: bool = False  # several examples per row of seq_len tokens (kept apart by the attention mask)
     # Training draws prompts whose hash bucket (0..9; 0 is held out) is in low..high. The default is
     # all of them; a narrower range keeps, say, SFT's prompts and RL's apart on a small task.
     train_buckets: tuple[int, int] = (1, 9)

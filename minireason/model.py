@@ -120,8 +120,13 @@ class Transformer(nnx.Module):
         self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layers)])
         self.norm = RMSNorm(cfg.d_model)
 
-    def features(self, tokens_BT, start_B=None, cache: Cache | None = None, index=0):
-        """Final hidden states (B, T, D). With a cache, `tokens_BT` are written at `index`."""
+    def features(self, tokens_BT, start_B=None, cache: Cache | None = None, index=0, segment_BT=None):
+        """Final hidden states (B, T, D). With a cache, `tokens_BT` are written at `index`.
+
+        `segment_BT` (training only) numbers the examples packed into each row: a token attends
+        only to earlier tokens of its own example, and positions restart at each example's first
+        token, so a packed example is computed exactly as it would be alone in its row.
+        """
         B, T = tokens_BT.shape
         start_B = jnp.zeros((B,), jnp.int32) if start_B is None else start_B
         q_idx_T = index + jnp.arange(T)
@@ -129,6 +134,10 @@ class Transformer(nnx.Module):
         causal_BTS = k_idx_S[None, None, :] <= q_idx_T[None, :, None]
         mask_BTS = causal_BTS & (k_idx_S[None, None, :] >= start_B[:, None, None])  # and not left padding
         pos_BT = jnp.maximum(q_idx_T[None, :] - start_B[:, None], 0)
+        if segment_BT is not None:
+            mask_BTS = causal_BTS & (segment_BT[:, :, None] == segment_BT[:, None, :])
+            first_BT = jnp.concatenate([jnp.ones((B, 1), bool), segment_BT[:, 1:] != segment_BT[:, :-1]], axis=1)
+            pos_BT = q_idx_T - jax.lax.cummax(jnp.where(first_BT, q_idx_T, 0), axis=1)  # since the example began
         x_BTD = self.embed(tokens_BT).astype(jnp.dtype(self.cfg.dtype))
         new_cache = []
         for i, block in enumerate(self.blocks):
@@ -136,9 +145,9 @@ class Transformer(nnx.Module):
             new_cache.append(kv)
         return self.norm(x_BTD), (None if cache is None else tuple(new_cache))
 
-    def __call__(self, tokens_BT, start_B=None, cache: Cache | None = None, index=0):
+    def __call__(self, tokens_BT, start_B=None, cache: Cache | None = None, index=0, segment_BT=None):
         """Next-token logits (B, T, V) in float32, and the updated cache (None without one)."""
-        x_BTD, cache = self.features(tokens_BT, start_B, cache, index)
+        x_BTD, cache = self.features(tokens_BT, start_B, cache, index, segment_BT)
         logits_BTV = self.embed.attend(x_BTD).astype(jnp.float32)  # output weights tied to the embedding
         return logits_BTV, cache
 

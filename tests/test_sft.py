@@ -10,9 +10,9 @@ from minireason.checkpoint import Checkpointer
 from minireason.config import DataConfig, OptimConfig
 from conftest import TINY_MODEL as CFG
 from minireason.model import Transformer
-from minireason.sft import batch_at, check_seq_len, make_optimizer, make_train_step
+from minireason.sft import batch_at, check_seq_len, make_optimizer, make_train_step, packed_batch_at, sft_loss
 from minireason.tasks import get_task, training_examples
-from minireason.tokenizer import EOS_ID
+from minireason.tokenizer import EOS_ID, PAD_ID
 
 DATA = DataConfig(tasks={"add": 1.0}, levels={"add": (1, 2)}, batch_size=8, seq_len=40)
 
@@ -41,6 +41,27 @@ def test_training_never_sees_heldout_prompts(buckets):
         for row in batch_at(data, 3, step)[0]:
             prompt = decode(row).split("<think>")[0].removeprefix("<bos>")
             assert buckets[0] <= get_task("add").bucket(prompt) <= buckets[1]  # bucket 0 is the held-out split
+
+
+def test_packed_rows_hold_several_examples_and_give_the_loss_of_the_examples_alone():
+    data = dataclasses.replace(DATA, tasks={"add": 1.0, "logic": 1.0}, levels={"add": (1, 3), "logic": (1, 2)},
+                               seq_len=96, pack=True)
+    tokens, mask, segment = packed_batch_at(data, 0, 3)
+    np.testing.assert_array_equal(tokens, packed_batch_at(data, 0, 3)[0])
+    assert (segment.max(axis=1) >= 2).all(), "every row holds two or more examples"
+    assert (tokens[segment == 0] == PAD_ID).all() and (mask[segment == 0] == 0).all()
+    # The same examples, one per row and padded: the mean loss over their targets must agree.
+    rows = [(tokens[b][segment[b] == s], mask[b][segment[b] == s]) for b in range(len(tokens))
+            for s in range(1, segment[b].max() + 1)]
+    alone_t = np.full((len(rows), data.seq_len), PAD_ID, np.int32)
+    alone_m = np.zeros((len(rows), data.seq_len), np.float32)
+    for i, (t, m) in enumerate(rows):
+        alone_t[i, :len(t)], alone_m[i, :len(m)] = t, m
+    g, params, _, _ = setup()
+    packed = sft_loss(g, params, tokens, mask, segment)
+    alone = sft_loss(g, params, alone_t, alone_m)
+    np.testing.assert_allclose(float(packed), float(alone), rtol=1e-5)
+    assert abs(float(sft_loss(g, params, tokens, mask)) - float(alone)) > 1e-3, "without segments they must differ"
 
 
 def test_tiny_sft_overfits_a_fixed_batch():
