@@ -109,13 +109,16 @@ def test_countdown_problem_joins_orders():
 
 
 def test_countdown_check_rejects_a_partial_ok():
-    assert not countdown.check_thinking("make 12 from 3 3 4 10", "3*4=12 ok;10+3-4+3=12")
-    assert countdown.check_thinking("make 12 from 3 3 4 10", "3*4=12 no;10+3=13 13-4=9 9+3=12 ok;10+3-4+3=12")
+    assert not countdown.check_thinking("make 12 from 3 3 4 10", "3*4=12 vs 12 ok;10+3-4+3=12")
+    good = "3*4=12 vs 12 no;10+3=13 13-4=9 9+3=12 vs 12 ok;10+3-4+3=12"
+    assert countdown.check_thinking("make 12 from 3 3 4 10", good)
+    assert not countdown.check_thinking("make 12 from 3 3 4 10", good.replace("vs 12 ok", "vs 13 ok"))
+    assert not countdown.check_thinking("make 12 from 3 3 4 10", good.replace(" vs 12 ok", " ok"))
 
 
 def test_countdown_check_rejects_non_ascii_digits():
-    assert countdown.check_thinking("make 24 from 2 5 7", "7+5=12 12*2=24 ok;(7+5)*2=24")
-    assert not countdown.check_thinking("make 24 from 2 5 7", "7+5=12 12*2=2\u0664 ok;(7+5)*2=24")  # Arabic-Indic 4
+    assert countdown.check_thinking("make 24 from 2 5 7", "7+5=12 12*2=24 vs 24 ok;(7+5)*2=24")
+    assert not countdown.check_thinking("make 24 from 2 5 7", "7+5=12 12*2=2\u0664 vs 24 ok;(7+5)*2=24")  # Arabic-Indic 4
 
 
 # --- logic ------------------------------------------------------------------------------------
@@ -148,6 +151,14 @@ def test_logic_whole_expression_and_unneeded_parentheses_are_drawn(level):
     assert share(exs, lambda ex: ex.prompt.startswith("(") and top_level_operators(ex.prompt) == 0) >= 0.08
     if level > 1:  # `T|(F&F)|T`: minimal form (two operators outside parentheses) with an unneeded pair
         assert share(exs, lambda ex: top_level_operators(ex.prompt) >= 2 and "(" in ex.prompt) >= 0.03
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_logic_parenthesised_negations_are_drawn(level):
+    exs = drawn("logic", level)
+    assert share(exs, lambda ex: re.search(r"\(![TF]\)", ex.prompt)) >= 0.02
+    if level == 1:  # `!(!T)` spelled the way people spell it
+        assert share(exs, lambda ex: re.fullmatch(r"!\(![TF]\)", ex.prompt)) >= 0.005
 
 
 class Heads:

@@ -58,10 +58,10 @@ def test_batched_rewards_equal_one_by_one():
 def test_trace_reward_pays_only_for_traces_whose_steps_check_out():
     """A right answer reached through a wrong step earns less than the same answer with every step right."""
     cfg = RLConfig(format_weight=0.1, trace_weight=0.5, max_new=96)
-    prompt, good = "make 24 from 2 5 7", "7*2=14 14+5=19 no;7+5=12 12*2=24 ok;(7+5)*2=24"
+    prompt, good = "make 24 from 2 5 7", "7*2=14 14+5=19 vs 24 no;7+5=12 12*2=24 vs 24 ok;(7+5)*2=24"
     rows = [encode(thinking) + [END_THINK_ID] + encode(answer) + [EOS_ID]
             for thinking, answer in [(good, "(7+5)*2"), (good.replace("14+5=19", "14+5=18"), "(7+5)*2"),
-                                     (good, "7*5-2"), (good.replace("12*2=24 ok", "12*2=24 no"), "(7+5)*2")]]
+                                     (good, "7*5-2"), (good.replace("24 vs 24 ok", "24 vs 24 no"), "(7+5)*2")]]
     rows = np.array([(r + [PAD_ID] * 96)[:96] for r in rows])
     task = get_task("countdown")
     batched = rollout_rewards([task] * 4, [prompt] * 4, rows, cfg)

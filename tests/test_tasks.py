@@ -193,9 +193,10 @@ def test_countdown_trace_is_a_search_that_ends_in_a_check(level):
         dead = [a for a in attempts[:-2] if a != "..."]
         assert len(dead) <= countdown.MAX_DEAD_ENDS
         assert all(a.endswith(" no") for a in dead)
-        assert all(len(a.split(" ")) == level for a in attempts[:-1] if a != "...")  # level-1 steps + verdict
-        if level == 3:
-            assert len(ex.thinking) <= 250
+        assert all(a.split(" ")[-3:-1] == ["vs", target] for a in attempts[:-1] if a != "...")
+        assert all(len(a.split(" ")) == level + 2 for a in attempts[:-1] if a != "...")  # level-1 steps, vs, verdict
+        if level <= 3:
+            assert "..." not in attempts and len(ex.thinking) <= 320
 
 
 def test_countdown_any_valid_expression_scores():
@@ -218,23 +219,25 @@ def test_countdown_generated_traces_check_out(level):
     assert all(countdown.check_thinking(ex.prompt, ex.thinking) for ex in examples("countdown", level))
 
 
-GOOD = "7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24"
+GOOD = "7*2=14 14+5=19 vs 24 no;7*5=35 35-2=33 vs 24 no;7+5=12 12*2=24 vs 24 ok;(7+5)*2=24"
 
 
 @pytest.mark.parametrize("thinking,expected", [
     (GOOD, True),
-    ("7*2=14 14+5=19 no;...;7+5=12 12*2=24 ok;(7+5)*2=24", True),  # skipped dead ends
-    ("7+5=12 12*2=24 ok;(7+5)*2=24", True),  # no dead ends
+    ("7*2=14 14+5=19 vs 24 no;...;7+5=12 12*2=24 vs 24 ok;(7+5)*2=24", True),  # skipped dead ends
+    ("7+5=12 12*2=24 vs 24 ok;(7+5)*2=24", True),  # no dead ends
     (GOOD.replace("14+5=19", "14+5=18"), False),  # wrong arithmetic in a dead end: the answer is still right
-    (GOOD.replace("35-2=33 no", "35-2=33 ok"), False),  # `ok` short of the target
-    ("7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 no;(7+5)*2=24", False),  # `no` at the target
+    (GOOD.replace("35-2=33 vs 24 no", "35-2=33 vs 24 ok"), False),  # `ok` short of the target
+    ("7*2=14 14+5=19 vs 24 no;7*5=35 35-2=33 vs 24 no;7+5=12 12*2=24 vs 24 no;(7+5)*2=24", False),  # `no` at the target
     (GOOD.replace("7*5=35 35-2=33", "7*5=35 35-5=30"), False),  # uses 5 twice
     (GOOD.replace("7*2=14 14+5=19", "7*3=21 21+5=26"), False),  # a number not given
     (GOOD.replace("(7+5)*2=24", "(7+5)*2=25"), False), (GOOD.replace("(7+5)*2=24", "(7-5)*2=24"), False),  # closing line
-    ("7*2=14 14+5=19 no;(7+5)*2=24", False),  # no attempt reached the target
-    ("7+5=12 12*2=24 ok", False), ("", False), ("7+5=12  12*2=24 ok;(7+5)*2=24", False),  # no closing line; odd spacing
-    ("7+5=12 12*2=24 ok;(7+5)*2=24;(7+5)*2=24", False), ("7/0=0 12*2=24 ok;(7+5)*2=24", False),
-    ("7*2=14 14+5=19 no;...;(7+5)*2=24", False),  # the success itself skipped
+    ("7*2=14 14+5=19 vs 24 no;(7+5)*2=24", False),  # no attempt reached the target
+    ("7+5=12 12*2=24 vs 24 ok", False), ("", False),  # no closing line
+    ("7+5=12  12*2=24 vs 24 ok;(7+5)*2=24", False),  # odd spacing
+    ("7+5=12 12*2=24 vs 24 ok;(7+5)*2=24;(7+5)*2=24", False), ("7/0=0 12*2=24 vs 24 ok;(7+5)*2=24", False),
+    ("7*2=14 14+5=19 vs 24 no;...;(7+5)*2=24", False),  # the success itself skipped
+    (GOOD.replace("24 vs 24 ok", "24 vs 25 ok"), False), (GOOD.replace("19 vs 24 no", "19 no"), False),  # the `vs`
 ])
 def test_countdown_thinking_check(thinking, expected):
     assert countdown.check_thinking("make 24 from 2 5 7", thinking) is expected

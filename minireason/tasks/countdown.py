@@ -11,14 +11,18 @@ needs exactly that: search plus checking (the game used by "Stream of Search", G
 Trace: a depth-first search that combines two numbers at a time, the move that lands closest to
 the target first. One attempt is one path down to a single number, steps separated by spaces
 (larger number first); with two numbers left it writes only the best last move, since that one
-hits the target whenever any does. A dead end ends `no`, the success `ok`, attempts are joined
-by `;`, and the trace ends by checking the final expression:
+hits the target whenever any does. Each attempt ends by setting its last number against the
+target, `vs 24`, then `no` for a dead end or `ok` for the success: copying the target next to the
+number first turns the verdict into a comparison of two neighbours, where a model that had to
+look back at the prompt learned to say `ok` after a few attempts whatever the number. Attempts
+are joined by `;`, and the trace ends by checking the final expression:
 
     make 24 from 2 5 7
-    7*2=14 14+5=19 no;7*5=35 35-2=33 no;7+5=12 12*2=24 ok;(7+5)*2=24   -> (7+5)*2
+    7*2=14 14+5=19 vs 24 no;7*5=35 35-2=33 vs 24 no;7+5=12 12*2=24 vs 24 ok;(7+5)*2=24   -> (7+5)*2
 
 At most MAX_DEAD_ENDS dead ends are shown, the first ones in search order; `...` marks that the
-search went on longer. Failed sets of numbers are remembered and not searched twice.
+search went on longer (only with 4 or more numbers: 3 numbers need at most 9). Failed sets of
+numbers are remembered and not searched twice.
 
 Levels: the level is how many numbers are given (2..5), each 1..12, written in any order (the
 search runs over them in the prompt's order); targets are 1..60 for up to 3 numbers, 1..100 for
@@ -35,7 +39,7 @@ from fractions import Fraction
 from .base import Example, Task, parse_int
 
 TARGETS = {2: (1, 60), 3: (1, 60), 4: (1, 100), 5: (1, 200)}
-MAX_DEAD_ENDS = 6
+MAX_DEAD_ENDS = 10
 PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
@@ -108,9 +112,9 @@ def _solve(values: tuple[int, ...], target: int) -> tuple[str, str]:
     """(thinking, answer) for numbers in the prompt's order. Cached: the held-out draw rejects 9 in 10."""
     attempts: list[list[str]] = []
     solution = _search([(v, str(v), "") for v in values], target, [], attempts, set())
-    dead = [" ".join(a) + " no" for a in attempts[:-1]]
-    shown = dead[:MAX_DEAD_ENDS] + (["..."] if len(dead) > MAX_DEAD_ENDS else [])
-    return ";".join(shown + [" ".join(attempts[-1]) + " ok", f"{solution[1]}={target}"]), solution[1]
+    ends = [" ".join(a) + f" vs {target} " + ("ok" if a is attempts[-1] else "no") for a in attempts]
+    shown = ends[:-1][:MAX_DEAD_ENDS] + (["..."] if len(ends) - 1 > MAX_DEAD_ENDS else [])
+    return ";".join(shown + [ends[-1], f"{solution[1]}={target}"]), solution[1]
 
 
 def generate(rng: random.Random, level: int) -> Example:
@@ -245,9 +249,9 @@ def check_thinking(prompt: str, thinking: str) -> bool:
     """True when every checkable step of a trace holds: a right answer can hide wrong steps.
 
     Each attempt starts from the prompt's numbers; every step `a op b = c` must use two numbers
-    still available and compute c exactly; an attempt ends `ok` exactly when it is left with one
-    number, the target (reaching it with numbers unused is no solution), and the last one (before
-    the closing check) ends `ok`; the closing `EXPR=N` has N = target and EXPR right by `score`.
+    still available and compute c exactly; an attempt ends `vs TARGET` and then `ok` exactly when
+    it is left with one number, the target (reaching it with numbers unused is no solution), and
+    the last one (before the closing check) ends `ok`; the closing `EXPR=N` has N = target and EXPR right by `score`.
     `...` (skipped dead ends) is allowed between attempts.
     """
     parsed = parse_prompt(prompt)
@@ -260,7 +264,9 @@ def check_thinking(prompt: str, thinking: str) -> bool:
     for attempt in attempts:
         if attempt == "...":
             continue
-        *steps, verdict = attempt.split(" ")
+        *steps, vs, against, verdict = attempt.split(" ")
+        if vs != "vs" or against != str(target):
+            return False
         pool, c = list(numbers), None
         for step in steps:
             m = STEP.fullmatch(step)

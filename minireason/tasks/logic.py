@@ -8,8 +8,8 @@ grows with the nesting depth.
 Operators: `!` not, `&` and, `^` xor, `|` or. Precedence, tightest first: `!`, `&`, `^`, `|`,
 binary operators grouping to the left (as in C and Python). People parenthesise in every way, so
 half the prompts put parentheses around every nested binary operation, a quarter only where
-precedence needs them (`T|F&F`), a quarter around some others too (`T|(F&F)|T`), and one in
-eight wraps the whole expression (`(F^!F)`). The trace keeps the prompt's parentheses
+precedence needs them (`T|F&F`), a quarter around some others too (`T|(F&F)|T`, `!(!F)`), and
+one in eight wraps the whole expression (`(F^!F)`). The trace keeps the prompt's parentheses
 (`T|F,T`).
 
 Trace: each step rewrites the whole expression, reducing at once every innermost piece: a
@@ -44,15 +44,18 @@ def _tree(rng: random.Random, height: int):
 
 
 def _parenthesise(node, rng: random.Random, p: float):
-    """Wrap each nested binary operation in parentheses with probability p."""
+    """Wrap each nested binary operation in parentheses with probability p, a nested negation with p / 2
+    (`(!T)&F`, `!(!F)`)."""
     if isinstance(node, bool):
         return node
+    wrap = lambda x: ("()", x) if isinstance(x, tuple) and rng.random() < (p / 2 if x[0] == "!" else p) else x
+    if node[0] == "()":
+        return "()", _parenthesise(node[1], rng, p)
     if node[0] == "!":
-        return "!", _parenthesise(node[1], rng, p)
+        inner = _parenthesise(node[1], rng, p)
+        return "!", (wrap(inner) if isinstance(inner, tuple) and inner[0] == "!" else inner)
     op, a, b = node
-    a, b = ((("()", x) if isinstance(x, tuple) and x[0] != "!" and rng.random() < p else x)
-            for x in (_parenthesise(a, rng, p), _parenthesise(b, rng, p)))
-    return op, a, b
+    return op, wrap(_parenthesise(a, rng, p)), wrap(_parenthesise(b, rng, p))
 
 
 def _render(node, minimal: bool = False, outer: int = 0) -> str:
@@ -88,10 +91,12 @@ def _step(node):
 
 
 def generate(rng: random.Random, level: int) -> Example:
-    if level == 1 and rng.random() < 0.05:  # the edge cases people try first: `T`, `!F`, `!!T`
+    if level == 1 and rng.random() < 0.05:  # the edge cases people try first: `T`, `!F`, `!!T`, `!(!T)`
         node = rng.random() < 0.5
         for _ in range(rng.randint(0, 2)):
             node = ("!", node)
+        if node not in (True, False) and node[1] not in (True, False) and rng.random() < 0.5:
+            node = ("!", ("()", node[1]))
     else:
         node = _tree(rng, level)
     style = rng.random()
