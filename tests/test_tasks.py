@@ -94,6 +94,11 @@ def expected_answer(name: str, prompt: str) -> str:
         solution = -f[0] / (f[1] - f[0])
         assert solution.denominator == 1
         return str(solution.numerator)
+    if name == "cipher":  # the shift that enciphers the example's plain text, else the example's own letters
+        code, plain, message = re.fullmatch(r"decode: ([a-z ]+)=([a-z ]+); ([a-z ]+)", prompt).groups()
+        shifted = [string.ascii_lowercase[k:] + string.ascii_lowercase[:k] for k in range(26)]
+        key = next((s for s in shifted if plain.translate(str.maketrans(string.ascii_lowercase, s)) == code), None)
+        return message.translate(str.maketrans(key, string.ascii_lowercase) if key else str.maketrans(code, plain))
     raise KeyError(name)
 
 
@@ -318,6 +323,7 @@ def test_logic_parser_agrees_with_python_parser(text):
     ("equation", "x+1=2=3"), ("equation", "2x=3"), ("equation", "x=x"), ("equation", "x+x=2x+1"), ("equation", "+x=2"),
     ("equation", "3 x=6"), ("equation", "x--1=2"), ("equation", "03x=6"), ("equation", "2x="), ("equation", "x2=2"),
     ("logic", "T & F"), ("logic", "T&"), ("logic", "true"),
+    ("cipher", "decode: abc=xyz; 5"), ("cipher", "decode: ab=t; t"), ("cipher", "decode: 1=2; 3"),
 ])
 def test_malformed_prompts_score_zero(name, prompt):
     for answer in ["", "0", "1", "2", "3", "-1", "-2", "T", "F", "9.8", "9.80", "1.5", "\u00b2.5", "5"]:

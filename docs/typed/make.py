@@ -119,8 +119,40 @@ while len(countdown) < 150:
     if 1 <= target <= 60:
         countdown.append(f"make {target} from {' '.join(map(str, values))}")
 
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def enciphered(text: str, key: str) -> str:
+    return text.translate(str.maketrans(LETTERS, key))
+
+
+def shifted(k: int) -> str:
+    return LETTERS[k:] + LETTERS[:k]
+
+
+# (example, message, shift): the ones people try first (hello world under Caesar's 3, rot13, one back, none)
+shifts = [("hello", "world", 1), ("hello", "world", 3), ("hello", "world", 13), ("hello", "world", 25),
+          ("hello", "world", 0), ("abc", "hello", 1), ("a", "hello", 3), ("a", "cat", 1), ("cat", "dog", 2),
+          ("yes", "no", 5), ("zoo", "apple", 1), ("attack", "at dawn", 3), ("secret", "message", 7), ("hi", "a", 4),
+          ("good", "night moon", 10), ("hello", "hello", 6), ("abc", "xyz", 2), ("z", "a b c", 1), ("moon", "noon", 13),
+          ("i am", "here", 20), ("dog", "a cat", 24), ("pizza", "pasta", 9)]
+cipher = [f"decode: {enciphered(e, shifted(k))}={e}; {enciphered(m, shifted(k))}" for e, m, k in shifts]
+atbash = LETTERS[::-1]
+# (example, message): a substitution whose example holds every letter of the message
+substitutions = [("hello world", "low"), ("the cat", "hat"), ("sun and moon", "moss"), ("secret code", "deer"),
+                 ("good luck", "dog"), ("big red car", "crab"), ("apple pie", "pale"), ("my cat is", "city"),
+                 ("sea and sky", "snake"), ("hot tea", "toe"), ("fish and chips", "dish"), ("one two", "note")]
+cipher += [f"decode: {enciphered(e, key)}={e}; {enciphered(m, key)}"
+           for i, (e, m) in enumerate(substitutions) for key in [atbash if i % 4 == 0 else "".join(rng.sample(LETTERS, 26))]]
+while len(cipher) < 50:  # a shift, one or two words of example, one to three words to decode
+    k = rng.randrange(26)
+    e = " ".join(rng.sample([w for w in words if len(w) <= 5], rng.choice([1, 1, 2])))
+    m = " ".join(rng.sample([w for w in words if len(w) <= 5], rng.randint(1, 3)))
+    if len(m.replace(" ", "")) <= 15:
+        cipher.append(f"decode: {enciphered(e, shifted(k))}={e}; {enciphered(m, shifted(k))}")
+
 for name, prompts in dict(add=add, sub=sub, mul=mul, compare=compare, count=count, logic=logic, equation=equation,
-                          countdown=countdown).items():
+                          countdown=countdown, cipher=cipher).items():
     unique = list(dict.fromkeys(prompts))
     (HERE / f"{name}.txt").write_text("\n".join(unique) + "\n")
     print(f"{name}: {len(unique)} prompts")

@@ -6,10 +6,11 @@ import random
 
 from ..errors import UserError
 from .base import TRAIN_BUCKETS, Example, Task, draw
-from . import arithmetic, compare, count, countdown, equation, logic
+from . import arithmetic, cipher, compare, count, countdown, equation, logic
 
 TASKS: dict[str, Task] = {
-    t.name: t for t in [*arithmetic.TASKS, countdown.TASK, compare.TASK, count.TASK, logic.TASK, equation.TASK]
+    t.name: t for t in [*arithmetic.TASKS, countdown.TASK, compare.TASK, count.TASK, logic.TASK, equation.TASK,
+                             cipher.TASK]
 }
 
 
