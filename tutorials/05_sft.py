@@ -87,7 +87,7 @@ warmup_steps = 50
 config_path = RUN_ROOT / "add.toml"
 config_path.write_text(RECIPE)
 
-STEPS = 60 if FAST else 600  # configs/add_sft.toml trains 1,000 steps; 600 already pass 95%
+STEPS = 60 if FAST else 600  # configs/add_sft.toml packs rows (data.pack); unpacked, 600 steps pass 95%
 SAVE_AT = STEPS - 10 if FAST else STEPS - 100  # a checkpoint near the end, for the resume demo of section 7
 EVAL_N = 16 if FAST else 200  # held-out problems per level in the final eval (level 1 has only 16)
 ARGV = [str(config_path), f"run.out_dir={RUN_ROOT}", "run.name=add", f"train.steps={STEPS}",
