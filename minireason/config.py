@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
-from .model import ModelConfig
+from .model import ATTENTION, ModelConfig
 from .tasks import TASKS, check_mix
 
 
@@ -112,6 +112,14 @@ class VerifierConfig:
 
 
 @dataclass(frozen=True)
+class MeshConfig:
+    # Devices along each axis of the mesh (minireason/mesh.py); -1 means the devices the other axis leaves.
+    # The default puts every device on the data axis: plain data parallelism, each device a full copy.
+    data: int = -1  # rows of each batch are split over data x fsdp devices
+    fsdp: int = 1  # parameters and optimizer state are split over this many devices (and gathered to compute)
+
+
+@dataclass(frozen=True)
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -121,6 +129,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     rl: RLConfig = field(default_factory=RLConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
+    mesh: MeshConfig = field(default_factory=MeshConfig)
 
 
 def _coerce(path: str, value, typ):
@@ -184,6 +193,7 @@ RULES = {
     "model.d_model": AT_LEAST_1, "model.n_layers": AT_LEAST_1, "model.n_heads": AT_LEAST_1,
     "model.mlp_hidden": AT_LEAST_1, "model.rope_base": POSITIVE,
     "model.dtype": (lambda v: v in ("float32", "bfloat16", "float16"), 'one of "float32", "bfloat16", "float16"'),
+    "model.attention": (lambda v: v in ATTENTION, f"one of {', '.join(map(repr, ATTENTION))}"),
     "data.batch_size": AT_LEAST_1,
     "optim.lr": POSITIVE, "optim.warmup_steps": AT_LEAST_0, "optim.min_lr_ratio": UNIT,
     "optim.weight_decay": AT_LEAST_0, "optim.b1": (lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -194,6 +204,8 @@ RULES = {
     "eval.show": AT_LEAST_0, "eval.samples": AT_LEAST_0, "eval.temperature": AT_LEAST_0,
     "rl.top_p": UNIT, "rl.length_penalty": AT_LEAST_0, "rl.clip_low": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "rl.clip_high": AT_LEAST_0, "rl.kl_beta": AT_LEAST_0, "rl.max_resample": AT_LEAST_0,
+    "mesh.data": (lambda v: v == -1 or v >= 1, ">= 1, or -1 for the devices mesh.fsdp leaves"),
+    "mesh.fsdp": (lambda v: v == -1 or v >= 1, ">= 1, or -1 for the devices mesh.data leaves"),
 }
 
 
@@ -211,6 +223,10 @@ def check(cfg: Config) -> None:
     if m.d_model % m.n_heads or m.d_model // m.n_heads % 2:
         raise UserError(f"model.d_model ({m.d_model}) must be model.n_heads ({m.n_heads}) times an even head "
                         "dimension (RoPE rotates channel pairs), e.g. d_model=128 with n_heads=4")
+    if m.attention == "cudnn" and m.dtype == "float32":
+        raise UserError('model.attention="cudnn" (cuDNN flash attention) needs model.dtype="bfloat16" or "float16"')
+    if cfg.mesh.data == -1 and cfg.mesh.fsdp == -1:
+        raise UserError("mesh.data and mesh.fsdp cannot both be -1: give one of them a size, e.g. mesh.fsdp=1")
     try:
         check_mix(cfg.data.tasks, cfg.data.levels, cfg.data.train_buckets, cfg.data.level_weights)
     except (KeyError, ValueError) as e:

@@ -8,6 +8,17 @@ The module holds parameters only. Everything that changes while sampling (the KV
 write index, where each row's tokens start) is passed in and returned, so the hot path stays
 pure and jit-friendly. Rows may be left-padded: `start_B` is the index of each row's first
 real token; positions count from there and keys before it are masked out.
+
+Each weight matrix says, where it is built, how it is split over a device mesh: `_sharded`
+names the mesh axis of each of its dimensions (the rows of every kernel over "fsdp"). The
+annotation is only a label here; minireason/mesh.py places the arrays by it. `by_rows` keeps
+the activations split by rows between blocks. On one device neither changes anything.
+
+Attention is computed one of two ways, which agree (`ModelConfig.attention`): "naive" writes
+out softmax(QK^T / sqrt(K)) V with the mask, to be read; "dot_product" calls JAX's fused
+`jax.nn.dot_product_attention` (XLA's kernel), and "cudnn" the same function with cuDNN's flash
+attention (NVIDIA GPUs, bfloat16/float16). Each takes the same boolean mask, so packing, left
+padding and the KV cache work with all of them.
 """
 
 from dataclasses import dataclass
@@ -16,7 +27,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from .mesh import by_rows
 from .tokenizer import VOCAB_SIZE
+
+ATTENTION = ("naive", "dot_product", "cudnn")
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,7 @@ class ModelConfig:
     mlp_hidden: int = 384  # F
     rope_base: float = 10_000.0
     dtype: str = "float32"  # compute dtype; "bfloat16" on accelerators. Parameters stay float32.
+    attention: str = "naive"  # "naive" (written out), "dot_product" (jax.nn.dot_product_attention) or "cudnn"
     vocab_size: int = VOCAB_SIZE  # V
 
 
@@ -62,8 +77,14 @@ class RMSNorm(nnx.Module):
         return (x32 * self.scale[...]).astype(x.dtype)
 
 
+def _sharded(init, *axes: str | None):
+    """`init`, labelled with the mesh axis each dimension is split over (None: not split). mesh.py places the
+    arrays by these labels; eager_sharding=False keeps Flax from placing them itself, which needs a mesh."""
+    return nnx.with_partitioning(init, axes, eager_sharding=False)
+
+
 def _linear(d_in: int, d_out: int, cfg: ModelConfig, rngs: nnx.Rngs, scale: float = 1.0) -> nnx.Linear:
-    init = nnx.initializers.normal(scale / d_in**0.5)
+    init = _sharded(nnx.initializers.normal(scale / d_in**0.5), "fsdp", None)  # rows split over fsdp
     return nnx.Linear(d_in, d_out, use_bias=False, kernel_init=init, dtype=jnp.dtype(cfg.dtype), rngs=rngs)
 
 
@@ -83,10 +104,15 @@ class Attention(nnx.Module):
             k = jax.lax.dynamic_update_slice(kv[0], k.astype(kv[0].dtype), (0, 0, index, 0))
             v = jax.lax.dynamic_update_slice(kv[1], v.astype(kv[1].dtype), (0, 0, index, 0))
             kv = (k, v)
-        scores_BHTS = jnp.einsum("bhtk,bhsk->bhts", q, k).astype(jnp.float32) / (D // H) ** 0.5
-        scores_BHTS = jnp.where(mask_BTS[:, None], scores_BHTS, -1e30)
-        probs_BHTS = jax.nn.softmax(scores_BHTS, axis=-1).astype(v.dtype)
-        y_BTHK = jnp.einsum("bhts,bhsk->bthk", probs_BHTS, v)
+        if self.cfg.attention == "naive":
+            scores_BHTS = jnp.einsum("bhtk,bhsk->bhts", q, k).astype(jnp.float32) / (D // H) ** 0.5
+            scores_BHTS = jnp.where(mask_BTS[:, None], scores_BHTS, -1e30)
+            probs_BHTS = jax.nn.softmax(scores_BHTS, axis=-1).astype(v.dtype)
+            y_BTHK = jnp.einsum("bhts,bhsk->bthk", probs_BHTS, v)
+        else:  # JAX's fused attention takes (B, T, H, K) and the same mask; it scales by 1 / sqrt(K) itself
+            q, k, v = (a.transpose(0, 2, 1, 3) for a in (q, k, v))
+            y_BTHK = jax.nn.dot_product_attention(q, k, v, mask=mask_BTS[:, None],
+                                                  implementation="cudnn" if self.cfg.attention == "cudnn" else None)
         return self.out(y_BTHK.reshape(B, T, D)), kv
 
 
@@ -116,6 +142,8 @@ class Block(nnx.Module):
 class Transformer(nnx.Module):
     def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
         self.cfg = cfg
+        # Not split: with V ~ 100 characters it is a sliver of the model, and split along D it made the
+        # compiler gather the whole (B, T, D) gradient of the embedding output onto every device.
         self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
         self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.n_layers)])
         self.norm = RMSNorm(cfg.d_model)
@@ -138,10 +166,11 @@ class Transformer(nnx.Module):
             mask_BTS = causal_BTS & (segment_BT[:, :, None] == segment_BT[:, None, :])
             first_BT = jnp.concatenate([jnp.ones((B, 1), bool), segment_BT[:, 1:] != segment_BT[:, :-1]], axis=1)
             pos_BT = q_idx_T - jax.lax.cummax(jnp.where(first_BT, q_idx_T, 0), axis=1)  # since the example began
-        x_BTD = self.embed(tokens_BT).astype(jnp.dtype(self.cfg.dtype))
+        x_BTD = by_rows(self.embed(tokens_BT).astype(jnp.dtype(self.cfg.dtype)))
         new_cache = []
         for i, block in enumerate(self.blocks):
             x_BTD, kv = block(x_BTD, pos_BT, mask_BTS, None if cache is None else cache[i], index)
+            x_BTD = by_rows(x_BTD)
             new_cache.append(kv)
         return self.norm(x_BTD), (None if cache is None else tuple(new_cache))
 

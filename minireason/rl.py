@@ -43,7 +43,9 @@ passes (the clipped policy-gradient steps) and metrics.
 
 Rollout layout: row b * G + g is sample g of prompt b, so `rewards.reshape(B, G)` gives groups.
 Arrays are (B, N) with N = completion length; the prompt part is left-padded exactly as
-`sampler.pad_prompts` makes it.
+`sampler.pad_prompts` makes it. On many devices (minireason/mesh.py) the rows of the rollout
+and of the learner batch are split over them; rewards are scored on the host, from the
+completions gathered back.
 """
 
 import random
@@ -57,6 +59,7 @@ import optax
 from flax import nnx
 
 from .config import RLConfig
+from .mesh import rows, to_host
 from .sampler import SampleConfig, answer_tokens, pad_prompts, round_up, sample
 from .sft import make_step
 from .tasks import TASKS, Task, get_task, training_examples
@@ -277,7 +280,7 @@ def rollout(graphdef, params, cfg, step: int, attempt: int = 0) -> dict:
     prompt_BP, start_B = pad_prompts(prompts)
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(cfg.run.seed), step), attempt)
     sample_cfg = SampleConfig(max_new=cfg.rl.max_new, temperature=cfg.rl.temperature, top_p=cfg.rl.top_p)
-    out = jax.device_get(sample(graphdef, params, prompt_BP, start_B, key, sample_cfg))
+    out = to_host(sample(graphdef, params, *rows((prompt_BP, start_B)), key, sample_cfg))
     return dict(prompts=np.array(prompts, object), completion=out["tokens"], old_logp=out["logprobs"],
                 length=out["length"], thinking=out["thinking_tokens"], answer=answer_tokens(out),
                 truncated=~out["done"], **rollout_rewards(tasks, prompts, out["tokens"], cfg.rl))
@@ -310,11 +313,11 @@ def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=N
         prompt_BP, start_B = pad_prompts(list(kept["prompts"]))
         adv_BG = group_advantages(kept["reward"].reshape(B, G), rl.advantage, rl.negative_weight)
         N = min(round_up(int(kept["length"].max()), 16), rl.max_new)  # skip the all-padding tail (bucketed)
-        batch = dict(prompt=prompt_BP, start=start_B, completion=kept["completion"][:, :N],
-                     old_logp=kept["old_logp"][:, :N], adv=adv_BG.reshape(-1))
+        batch = rows(dict(prompt=prompt_BP, start=start_B, completion=kept["completion"][:, :N],
+                          old_logp=kept["old_logp"][:, :N], adv=adv_BG.reshape(-1)))
         if rl.kl_beta > 0:
-            batch["ref_logp"] = completion_logprobs(graphdef, ref_params, prompt_BP, start_B, batch["completion"],
-                                                    rl.temperature)[0]
+            batch["ref_logp"] = completion_logprobs(graphdef, ref_params, batch["prompt"], batch["start"],
+                                                    batch["completion"], rl.temperature)[0]
 
         # 4. Passes: a few clipped policy-gradient steps on the same batch (the clip keeps them near the rollout).
         t1 = time.time()
@@ -326,7 +329,7 @@ def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=N
         # 5. Metrics: the last pass's loss terms; rewards of the first rollout, an unbiased look at the policy.
         first = pool[0]
         sampled = sum(int(r["length"].sum()) for r in pool)
-        learned = int(np.sum(np.asarray(completion_mask(batch["completion"])))) * rl.ppo_epochs
+        learned = int(np.sum(np.asarray(completion_mask(kept["completion"][:, :N])))) * rl.ppo_epochs
         metrics = dict(
             {k: float(v) for k, v in m.items()},
             reward=float(first["reward"].mean()), accuracy=float(first["correct"].mean()),

@@ -3,7 +3,8 @@
 A run directory holds `config.json` (the full config it was trained with) and Orbax checkpoints
 (minireason/checkpoint.py). The config says which model to rebuild: a policy (the transformer)
 or, for run.stage = "verifier", the learned verifier (transformer + scalar head). The model is
-built abstractly (shapes only) and the parameters are restored into it.
+built abstractly (shapes only) and the parameters are restored into it: split over the mesh in
+context, if one is set (minireason/mesh.py), else as numpy arrays.
 """
 
 from pathlib import Path
@@ -14,6 +15,7 @@ from flax import nnx
 from . import config as config_lib
 from .checkpoint import Checkpointer
 from .errors import UserError
+from .mesh import abstract
 from .model import Transformer
 from .sft import make_optimizer
 from .verifier import Verifier
@@ -38,7 +40,7 @@ def load_run(run_dir: str | Path, step: int | None = None):
     tx = make_optimizer(cfg.optim, cfg.train.steps)  # only the optimizer state's structure matters here
     ckpt = Checkpointer(run_dir)
     try:
-        state, _ = ckpt.restore(dict(params=params, opt_state=jax.eval_shape(tx.init, params)), step)
+        state, _ = ckpt.restore(abstract(dict(params=params, opt_state=jax.eval_shape(tx.init, params))), step)
     finally:
         ckpt.close()
     return cfg, graphdef, state["params"]

@@ -11,6 +11,9 @@ the sampler writes `</think>` for it. The other direction, `min_thinking`, makes
 `<eos>` impossible until a row has thought that long. s1 also appends a cue ("Wait") when it
 suppresses the end of thought; we only suppress, since our models never saw a cue in training.
 
+On many devices (minireason/mesh.py) `generate` splits each batch's rows over them: every
+device decodes its own rows with the whole model, and the loop runs in lockstep on all.
+
 `sample_naive` recomputes the whole sequence for every new token. It is slow on purpose: it is
 the reference the cached path is tested (and benchmarked) against.
 """
@@ -26,6 +29,7 @@ import numpy as np
 from flax import nnx
 from tqdm import tqdm
 
+from .mesh import row_multiple, rows, to_host
 from .model import init_cache
 from .tokenizer import END_THINK_ID, EOS_ID, PAD_ID, parse_completion, prompt_ids
 
@@ -158,11 +162,12 @@ def generate(graphdef, params, prompts: list[str], cfg: SampleConfig, key, batch
              progress: str = "") -> list[dict]:
     """One completion per prompt, sampled in batches of a fixed shape; `progress` names a progress bar."""
     results = []
+    B = round_up(min(batch_size, len(prompts)), row_multiple())  # every batch one shape, its rows split evenly
     starts = range(0, len(prompts), batch_size)
     for lo in tqdm(starts, desc=progress, file=sys.stdout, unit="batch") if progress else starts:
         chunk = prompts[lo:lo + batch_size]
-        tokens, start = pad_prompts(chunk + [chunk[0]] * (min(batch_size, len(prompts)) - len(chunk)))
-        out = jax.device_get(sample(graphdef, params, tokens, start, jax.random.fold_in(key, lo), cfg))
+        tokens, start = rows(pad_prompts(chunk + [chunk[0]] * (B - len(chunk))))
+        out = to_host(sample(graphdef, params, tokens, start, jax.random.fold_in(key, lo), cfg))
         n_answer = answer_tokens(out)
         for i in range(len(chunk)):
             thinking, answer, ok = parse_completion(out["tokens"][i])

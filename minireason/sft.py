@@ -4,7 +4,8 @@ The loss covers the thinking, `</think>`, the answer and `<eos>`, never the prom
 is taught to reason about a question, not to predict which question comes). The optimizer is
 optax AdamW with linear warmup, cosine decay and global-norm clipping. `make_step` turns a loss
 into one pure jitted optimizer step over explicit pytrees (params, optimizer state, batch); every
-stage (SFT here, RL in rl.py, the verifier in verifier.py) trains through it. `nnx.merge` inside
+stage (SFT here, RL in rl.py, the verifier in verifier.py) trains through it, on one device or
+many (minireason/mesh.py: the same step, with the batch split by rows). `nnx.merge` inside
 the loss rebuilds the module, which costs nothing once traced.
 
 Data is a pure function of (seed, step): a resumed run sees exactly the batches an
@@ -20,6 +21,7 @@ import optax
 from flax import nnx
 
 from .config import DataConfig, OptimConfig
+from .mesh import pin, rows
 from .tasks import training_examples
 from .tokenizer import PAD_ID, render
 
@@ -123,7 +125,7 @@ def make_step(loss_fn, tx: optax.GradientTransformation):
     def step(params, opt_state, *batch):
         (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, *batch)
         updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
+        params, opt_state = pin((optax.apply_updates(params, updates), opt_state))  # on many devices: split as before
         return params, opt_state, dict(metrics, grad_norm=optax.tree.norm(grads), param_norm=optax.tree.norm(params))
 
     return step
@@ -147,7 +149,7 @@ def make_sft_update(graphdef, tx: optax.GradientTransformation, cfg, data=None):
 
     def update(step: int, params, opt_state):
         batch = (packed_batch_at if cfg.data.pack else batch_at)(cfg.data, cfg.run.seed, step)
-        params, opt_state, metrics = train_step(params, opt_state, *batch)
+        params, opt_state, metrics = train_step(params, opt_state, *rows(batch))
         return params, opt_state, dict(metrics, tokens=batch[0].size)
 
     return update

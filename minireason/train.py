@@ -4,13 +4,18 @@
     python train.py configs/countdown_rl.toml        # RL, starting from runs/countdown_sft
     python train.py configs/countdown_verifier.toml  # a learned verifier of runs/countdown_sft's samples
 
-Re-running the same command resumes from the latest checkpoint in runs/NAME/. Read `main` top to
-bottom; each section does one thing. The three stages differ only in their row of `STAGES`: the
-model they train, the function that takes one step (`update`) and how they are evaluated. SFT
-does one gradient step on a batch of worked traces (sft.py); RL samples completions, scores them
-with the task verifiers and takes a few policy-gradient passes (rl.py); both are evaluated by
-held-out accuracy. The verifier stage samples the policy once, then learns to predict which
-samples are right (verifier.py), evaluated by held-out AUC.
+Re-running the same command resumes from the latest checkpoint in runs/NAME/. Read `main`, then
+`run`, top to bottom; each section does one thing. The three stages differ only in their row of
+`STAGES`: the model they train, the function that takes one step (`update`) and how they are
+evaluated. SFT does one gradient step on a batch of worked traces (sft.py); RL samples
+completions, scores them with the task verifiers and takes a few policy-gradient passes (rl.py);
+both are evaluated by held-out accuracy. The verifier stage samples the policy once, then learns
+to predict which samples are right (verifier.py), evaluated by held-out AUC.
+
+The same recipe runs on one device or many: `main` lays the devices out in a mesh (the [mesh]
+section; minireason/mesh.py) and `run` places the parameters on it; every step then splits its
+batch's rows over the devices. Run under XLA_FLAGS=--xla_force_host_platform_device_count=8 to
+see it on 8 simulated CPU devices.
 """
 
 import json
@@ -27,7 +32,7 @@ from flax import nnx
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
-from . import config as config_lib, verifier
+from . import config as config_lib, mesh as mesh_lib, verifier
 from .checkpoint import Checkpointer
 from .errors import UserError
 from .evaluate import eval_levels, evaluate_levels, sampled_pass_at_k
@@ -108,7 +113,8 @@ STAGES = {
 # --- The recipe -------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> dict:
-    # --- Config --------------------------------------------------------------------------------
+    # --- Config and devices --------------------------------------------------------------------
+    mesh_lib.initialize()  # a multi-host run joins its other hosts first (a no-op on one host)
     if not argv or argv[0].startswith("-"):
         raise UserError("usage: python train.py CONFIG.toml [section.key=value ...]")
     cfg = config_lib.load(argv[0], argv[1:])
@@ -122,11 +128,21 @@ def main(argv: list[str]) -> dict:
         stage.check(cfg)
     except ValueError as e:
         raise UserError(e.args[0]) from None
+    mesh = mesh_lib.make_mesh(cfg.mesh.data, cfg.mesh.fsdp)
+    mesh_lib.check(cfg, mesh)
+    print(f"devices: {mesh_lib.describe(mesh)}")
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_cfg = run_dir / "config.json"
     if saved_cfg.exists() and saved_cfg.read_text(errors="replace") != config_lib.to_json(cfg):
         print(f"note: {saved_cfg} differs from this command's config; resuming with the new one")
+    with jax.set_mesh(mesh):  # while set, each step's batch is split over the mesh (minireason/mesh.py)
+        return run(cfg, stage, run_dir, mesh)
+
+
+def run(cfg, stage: Stage, run_dir: Path, mesh) -> dict:
+    """The run itself, on the devices of `mesh`: model, resume, train, final eval. Returns the final report."""
+    lead = jax.process_index() == 0  # of several hosts, one writes the files (Orbax coordinates checkpoints itself)
 
     # --- Model and optimizer -------------------------------------------------------------------
     model = stage.model(cfg.model, nnx.Rngs(cfg.run.seed))
@@ -138,9 +154,10 @@ def main(argv: list[str]) -> dict:
     print(f"model: {count_params(model):,} parameters; run dir {run_dir}"
           + (f"; starting from {cfg.run.init_from}" if cfg.run.init_from else ""))
 
-    # --- Resume --------------------------------------------------------------------------------
+    # --- Placement and resume ------------------------------------------------------------------
+    state = mesh_lib.place(dict(params=params, opt_state=tx.init(params)), mesh)  # each array split as annotated
+    params, start = state["params"], 0
     ckpt = Checkpointer(run_dir, cfg.train.keep_last)
-    state, start = dict(params=params, opt_state=tx.init(params)), 0
     if ckpt.latest_step() is not None:  # the step is all else a resumed run needs: data and samples follow from it
         state, meta = ckpt.restore(state)
         start = meta["step"]
@@ -148,7 +165,8 @@ def main(argv: list[str]) -> dict:
             raise UserError(f"{run_dir} is already at step {start}, past train.steps={cfg.train.steps}; "
                             "raise train.steps")
         print(f"resumed from step {start}")
-    saved_cfg.write_text(config_lib.to_json(cfg))  # once the run's checkpoint is known to fit this config
+    if lead:  # once the run's checkpoint is known to fit this config
+        (run_dir / "config.json").write_text(config_lib.to_json(cfg))
 
     # --- The stage's data, its update and its held-out eval ------------------------------------
     data = stage.prepare(cfg, run_dir, params)  # `params` is where this run started, whatever step it resumes at
@@ -158,7 +176,7 @@ def main(argv: list[str]) -> dict:
         return stage.evaluate(graphdef, params, cfg, data, n, log)
 
     # --- Train ---------------------------------------------------------------------------------
-    writer = SummaryWriter(str(run_dir))
+    writer = SummaryWriter(str(run_dir), write_to_disk=lead)
     params, opt_state = state["params"], state["opt_state"]
     lr_at = lr_schedule(cfg.optim, cfg.train.steps * passes)
     t_start = time.time()
@@ -214,7 +232,8 @@ def main(argv: list[str]) -> dict:
         save(ckpt, cfg.train.steps, params, opt_state, report)
     ckpt.close()
     writer.close()
-    (run_dir / "eval.json").write_text(json.dumps(report, indent=2))
+    if lead:
+        (run_dir / "eval.json").write_text(json.dumps(report, indent=2))
     auc = f", AUC {report['auc']:.4f}" if "auc" in report else ""
     print(f"accuracy {report['accuracy']:.4f}{auc}; wrote {run_dir / 'eval.json'}")
     return report
@@ -263,6 +282,8 @@ def log_eval(writer, results: dict, step: int, run_dir: Path) -> None:
         for level, m in r.get("levels", {}).items():
             writer.add_scalar(f"eval/{name}/level{level}/accuracy", m["accuracy"], step)
     writer.flush()
+    if jax.process_index() != 0:  # of several hosts, one writes the files
+        return
     path = run_dir / "eval_history.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     lines = [line for line in lines if json.loads(line)["step"] < step]

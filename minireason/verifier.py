@@ -30,6 +30,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from . import mesh
 from .config import VerifierConfig
 from .errors import UserError
 from .evaluate import eval_levels
@@ -78,11 +79,12 @@ def probabilities(graphdef, params, tokens_ML, last_M, batch_size: int = 256) ->
     if len(tokens_ML) == 0:
         return np.zeros((0,), np.float32)
     B, out = min(batch_size, len(tokens_ML)), []
+    padded = round_up(B, mesh.row_multiple())  # the rows of a batch split evenly over the devices of a mesh
     for lo in range(0, len(tokens_ML), B):
         tokens, last = tokens_ML[lo:lo + B], last_M[lo:lo + B]
-        pad = B - len(tokens)
-        tokens, last = np.pad(tokens, ((0, pad), (0, 0))), np.pad(last, (0, pad))
-        out.append(np.asarray(_probs(graphdef, params, tokens, last))[:B - pad])
+        n = len(tokens)
+        tokens, last = np.pad(tokens, ((0, padded - n), (0, 0))), np.pad(last, (0, padded - n))
+        out.append(mesh.to_host(_probs(graphdef, params, *mesh.rows((tokens, last))))[:n])
     return np.concatenate(out)
 
 
@@ -196,7 +198,8 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
     def update(step: int, params, opt_state):
         rows = np.random.default_rng([cfg.run.seed, step]).integers(0, len(train["label"]), cfg.data.batch_size)
         tokens = train["tokens"][rows]
-        params, opt_state, metrics = train_step(params, opt_state, tokens, train["last"][rows], train["label"][rows])
+        batch = mesh.rows((tokens, train["last"][rows], train["label"][rows]))
+        params, opt_state, metrics = train_step(params, opt_state, *batch)
         return params, opt_state, dict(metrics, tokens=tokens.size)
 
     return update
