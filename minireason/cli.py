@@ -1,6 +1,7 @@
-"""The `minireason` command: train, eval, generate, sample, tasks, bench, plot.
+"""The `minireason` command: train, eval, generate, sample, tasks, data, bench, plot.
 
     minireason eval --checkpoint runs/countdown_sft --task countdown --k 64 --verifier runs/countdown_verifier --sweep
+    minireason data export --task add --level 3 --n 5000 --output add.jsonl
 
 Every error a user can fix (bad config, unknown task, out-of-vocabulary prompt, missing or
 damaged checkpoint, malformed JSONL) is one line on stderr and exit status 2.
@@ -20,7 +21,8 @@ from .errors import UserError
 from .runs import load_policy, load_run
 from .sampler import SampleConfig, generate
 from .tasks import TASKS, get_task
-from .tokenizer import encode, render
+from .tasks.dataset import check_text, export_rows, read_jsonl
+from .tokenizer import render
 
 TEMPERATURE_HELP = "sampling temperature; default 0 (greedy) for one completion per prompt, 1 for several"
 
@@ -70,7 +72,10 @@ def _levels(text: str | None, task, cfg) -> list[int]:
         if task.name not in cfg.data.tasks:
             raise UserError(f"the run was not trained on {task.name!r}; "
                             f"pass --level ({task.min_level}..{task.max_level} or all)")
-        return eval_levels(cfg)[task.name]
+        levels = eval_levels(cfg).get(task.name)
+        if levels is None:
+            raise UserError(f"{task.name} has no held-out example at the levels the run was trained on")
+        return levels
     if text == "all":
         return list(range(task.min_level, task.max_level + 1))
     if not text.isdigit() or not task.min_level <= int(text) <= task.max_level:
@@ -100,32 +105,13 @@ def _number(kind, low: float, high: float = math.inf):
 
 def _read_prompts(path: str) -> list[dict]:
     """The rows of a JSONL input file, each a JSON object with a string "prompt" the vocabulary can spell."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"--input {path} could not be read as UTF-8 text ({e})") from None
     rows = []
-    for i, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except RecursionError:
-            raise UserError(f"{path} line {i} is nested too deeply to be a row of JSONL") from None
-        except ValueError as e:  # also a JSON number too long to convert
-            raise UserError(f"{path} line {i} is not valid JSON ({str(e).split(';')[0][:120]})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+    for i, row in read_jsonl(path):
+        if not isinstance(row.get("prompt"), str):
             raise UserError(f"{path} line {i} needs a string field \"prompt\"")
-        _check_prompt(row["prompt"], f"{path} line {i}")
+        check_text(row["prompt"], f"{path} line {i}")
         rows.append(row)
     return rows
-
-
-def _check_prompt(prompt: str, where: str) -> None:
-    try:
-        encode(prompt)
-    except ValueError as e:
-        raise UserError(f"{where}: {e}") from None
 
 
 def cmd_train(args) -> int:
@@ -135,24 +121,40 @@ def cmd_train(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    from .evaluate import efficiency
+
     rows = _read_prompts(args.input)
     cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
     sample_cfg = _sample_cfg(args, cfg)
     prompts = [r["prompt"] for r in rows for _ in range(args.samples)]
     key = jax.random.key(args.seed)
-    outs = generate(graphdef, params, prompts, sample_cfg, key, progress="generating") if prompts else []
-    keys = ("thinking", "answer", "thinking_tokens", "answer_tokens")
+    outs = generate(graphdef, params, prompts, sample_cfg, key, args.batch_size, "generating", timed=True)
+    keys = ("thinking", "answer", "thinking_tokens", "answer_tokens", "latency_s")
     with open(args.output, "w") as f:
         for i, row in enumerate(rows):
             group = outs[i * args.samples:(i + 1) * args.samples]
             extra = {k: (group[0][k] if args.samples == 1 else [o[k] for o in group]) for k in keys}
             f.write(json.dumps({**row, **extra}) + "\n")
+    if outs:
+        _print_cost(efficiency(outs), f"per completion ({len(outs)})")
     print(f"wrote {len(rows)} lines to {args.output}")
     return 0
 
 
+COST_KEYS = ("thinking_tokens", "answer_tokens", "latency_", "tokens_per_s")  # what _print_cost shows
+
+
+def _print_cost(r: dict, per: str) -> None:
+    """Efficiency monitoring: what a completion costs in tokens and time (evaluate.efficiency)."""
+    for kind in ("thinking", "answer"):
+        print(f"{kind} tokens {per}: mean {r[f'{kind}_tokens']:.1f}, p50 {r[f'{kind}_tokens_p50']:.0f}, "
+              f"p95 {r[f'{kind}_tokens_p95']:.0f}")
+    print(f"latency {per}: p50 {r['latency_p50_s']:.3f} s, p95 {r['latency_p95_s']:.3f} s (the time of the batch "
+          f"it was decoded in, compilation excluded); {r['tokens_per_s']:.0f} tokens/s")
+
+
 def cmd_sample(args) -> int:
-    _check_prompt(args.prompt, "prompt")
+    check_text(args.prompt, "prompt")
     cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
     outs = generate(graphdef, params, [args.prompt] * args.samples, _sample_cfg(args, cfg), jax.random.key(args.seed))
     for o in outs:
@@ -199,16 +201,18 @@ def _eval_prompts(args) -> int:
     if not prompts:
         raise UserError(f"--prompts {args.prompts} holds no prompt (one per line)")
     for i, prompt in enumerate(prompts, start=1):
-        _check_prompt(prompt, f"{args.prompts} line {i}")
+        check_text(prompt, f"{args.prompts} line {i}")
     cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
     sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
                               min_thinking=args.min_thinking)
-    r = evaluate_prompts(graphdef, params, task.name, prompts, sample_cfg, jax.random.key(args.seed))
+    r = evaluate_prompts(graphdef, params, task.name, prompts, sample_cfg, jax.random.key(args.seed),
+                         args.batch_size, timed=True)
     out = Path(args.output or Path(args.checkpoint) / f"eval_{task.name}_prompts_{Path(args.prompts).stem}.json")
     out.write_text(json.dumps(r, indent=2))
     wrong = [s for s in r["samples"] if not s["right"]]
     for s in wrong[:20]:
         print(f"  wrong: {s['prompt']} <think>{s['thinking'][:100]}</think> {s['answer']!r}")
+    _print_cost(r, "per problem")
     print(f"{task.name}: {r['accuracy']:.1%} of {r['n']} prompts from {args.prompts} ({len(wrong)} wrong); wrote {out}")
     return 0
 
@@ -236,7 +240,7 @@ def _eval_measure(args, graphdef, params, levels, budgets, scorer, sample_cfg) -
     from .evaluate import budget_sweep, evaluate_levels, sample_ladder
 
     key = jax.random.key(args.seed)
-    r = evaluate_levels(graphdef, params, args.task, levels, args.n, sample_cfg, key)
+    r = evaluate_levels(graphdef, params, args.task, levels, args.n, sample_cfg, key, args.batch_size, timed=True)
     r.pop("samples")
     if args.k > 1:  # all K samples are drawn once; every k <= K is computed from them
         sampled = dataclasses.replace(sample_cfg, temperature=_temperature(args, args.k))
@@ -251,18 +255,20 @@ def _eval_measure(args, graphdef, params, levels, budgets, scorer, sample_cfg) -
 def _eval_print(r: dict, levels: list[int]) -> None:
     """The headline numbers, the k curves, the budget sweep and, for several levels, a table by level."""
     for k, v in r.items():
-        if k not in ("curves", "budgets", "levels"):
+        if k not in ("curves", "budgets", "levels") and not k.startswith(COST_KEYS):
             print(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
+    _print_cost(r, f"per problem (level {r['level']})" if len(levels) > 1 else "per problem")
     for metric, curve in r.get("curves", {}).items():
         print(f"{metric:24s} " + "  ".join(f"k={k} {v:.3f}" for k, v in curve.items()))
     for row in r.get("budgets", []):
         print(f"thinking budget {row['budget']:<8d} accuracy {row['accuracy']:.3f}, "
               f"thinking {row['thinking_tokens']:.1f} tok")
     if len(levels) > 1:
-        print(f"{'level':>5}  {'held-out':>8}  {'accuracy':>8}  {'format':>6}  {'thinking tokens':>15}")
+        print(f"{'level':>5}  {'held-out':>8}  {'accuracy':>8}  {'format':>6}  {'thinking tokens':>15}  "
+              f"{'latency p50':>11}  {'tokens/s':>8}")
         for lv, m in r["levels"].items():
             print(f"{lv:>5}  {m['n']:>8}  {m['accuracy']:>8.1%}  {m['format_rate']:>6.1%}  "
-                  f"{m['thinking_tokens']:>15.1f}")
+                  f"{m['thinking_tokens']:>15.1f}  {m['latency_p50_s']:>10.3f}s  {m['tokens_per_s']:>8.0f}")
 
 
 def cmd_tasks(args) -> int:
@@ -274,6 +280,19 @@ def cmd_tasks(args) -> int:
         print(f"  example (level {level}): {ex.prompt}")
         print(f"    thinking: {ex.thinking}")
         print(f"    answer:   {ex.answer}   ({len(render(ex)[0])} tokens in all)")
+    return 0
+
+
+def cmd_data_export(args) -> int:
+    """Write a task's examples as JSONL; `data.tasks = {"FILE.jsonl" = 1.0}` trains on them (tasks/dataset.py)."""
+    task = get_task(args.task)
+    if args.level is not None and not task.min_level <= args.level <= task.max_level:
+        raise UserError(f"--level for {task.name!r} must be in {task.min_level}..{task.max_level}, got {args.level}")
+    levels = [args.level] if args.level is not None else list(range(task.min_level, task.max_level + 1))
+    rows = export_rows(task, levels, args.n, args.split, args.seed)
+    Path(args.output).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    per_level = ", ".join(f"{level}: {sum(r['level'] == level for r in rows)}" for level in levels)
+    print(f"wrote {len(rows)} {args.split} examples of {task.name} to {args.output} (by level {per_level})")
     return 0
 
 
@@ -326,8 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="completion length cap (0: the run's eval.max_new)")
         q.add_argument("--seed", type=int, default=0)
 
+    def batches(q):
+        q.add_argument("--batch-size", type=_number(int, 1), default=256,
+                       help="prompts decoded together (latency is per batch: 1 times each problem alone)")
+
     g = sub.add_parser("generate", help="complete every prompt of a JSONL file")
     sampling(g)
+    batches(g)
     g.add_argument("--input", required=True)
     g.add_argument("--output", required=True)
     g.set_defaults(fn=cmd_generate)
@@ -351,11 +375,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--prompts", default=None,
                    help="score these prompts instead of held-out ones: one per line (e.g. docs/typed/add.txt)")
     e.add_argument("--output", default=None, help="default: CHECKPOINT/eval_TASK_levelL.json (sweep_... with --sweep)")
+    batches(e)
     e.set_defaults(fn=cmd_eval)
 
     k = sub.add_parser("tasks", help="list the tasks with an example of each")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(fn=cmd_tasks)
+
+    d = sub.add_parser("data", help="datasets: export a task's worked examples as JSONL")
+    x = d.add_subparsers(dest="data_command", required=True).add_parser(
+        "export", help="one JSON line per example: prompt, thinking, answer, task, level")
+    x.add_argument("--task", required=True, help="a task name (or a dataset FILE.jsonl, or FILE.py:NAME)")
+    x.add_argument("--level", type=_number(int, 1), default=None, help="default: every level of the task")
+    x.add_argument("--n", type=_number(int, 1), required=True,
+                   help="examples (train), or held-out problems per level (heldout)")
+    x.add_argument("--output", required=True, help="the JSONL file to write")
+    x.add_argument("--split", choices=("train", "heldout"), default="train",
+                   help="train: draws from the training buckets; heldout: the problems minireason eval scores")
+    x.add_argument("--seed", type=int, default=0, help="seeds the train draws (the held-out set is fixed)")
+    x.set_defaults(fn=cmd_data_export)
 
     b = sub.add_parser("bench", help="train and sampler speed (benchmarks/bench.py)", add_help=False)
     b.add_argument("rest", nargs=argparse.REMAINDER)

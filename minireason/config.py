@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
+from .evaluate import eval_levels
 from .model import ATTENTION, ModelConfig
-from .tasks import TASKS, check_mix
+from .tasks import check_mix, get_task
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    tasks: dict[str, float] = field(default_factory=lambda: {"add": 1.0})  # task -> sampling weight
+    # task -> sampling weight; a task is a built-in name, a dataset "FILE.jsonl" or "FILE.py:NAME" (docs/own_tasks.md)
+    tasks: dict[str, float] = field(default_factory=lambda: {"add": 1.0})
     levels: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lowest, highest) level
     # task -> one weight per level from lowest to highest; default: every level equally often. Level L
     # draws operands of 1..L digits, so the top level already holds the easy problems: weight it up.
@@ -234,9 +236,13 @@ def check(cfg: Config) -> None:
     for name, level in cfg.eval.levels.items():
         if name not in cfg.data.tasks:
             raise UserError(f"eval.levels names {name!r}, which is not in data.tasks ({', '.join(cfg.data.tasks)})")
-        t = TASKS[name]
+        t = get_task(name)
         if not t.min_level <= level <= t.max_level:
             raise UserError(f"eval.levels.{name} must be in {t.min_level}..{t.max_level}, got {level}")
+    if not eval_levels(cfg):
+        raise UserError(f"nothing to evaluate: {', '.join(cfg.data.tasks)} has no held-out example at the levels "
+                        "trained; add held-out lines (minireason data export --split heldout) or a task to evaluate "
+                        "with weight 0 beside it, e.g. data.tasks={\"traces.jsonl\"=1,add=0}")
 
 
 def _parse_value(text: str):

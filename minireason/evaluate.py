@@ -26,56 +26,85 @@ compared after `.strip()`.
 import numpy as np
 
 from .sampler import SampleConfig, generate
-from .tasks import get_task, heldout_examples
+from .tasks import get_task, has_heldout, heldout_examples
 
 
 def eval_levels(cfg) -> dict[str, list[int]]:
-    """Each trained task's eval levels, lowest first: every level it was trained on, or eval.levels[task] alone."""
+    """Each trained task's eval levels, lowest first: every level it was trained on, or eval.levels[task] alone.
+
+    A level without held-out examples (a dataset file may have none) is left out, and a task left without levels.
+    """
     out = {}
     for name in cfg.data.tasks:
         task = get_task(name)
         lo, hi = cfg.data.levels.get(name, (task.min_level, task.max_level))
-        out[name] = [cfg.eval.levels[name]] if name in cfg.eval.levels else list(range(lo, hi + 1))
+        levels = [cfg.eval.levels[name]] if name in cfg.eval.levels else list(range(lo, hi + 1))
+        if levels := [level for level in levels if has_heldout(name, level)]:
+            out[name] = levels
     return out
 
 
+def efficiency(outs: list[dict]) -> dict:
+    """What completions cost: thinking and answer tokens per problem (mean, p50, p95) and, when they were timed
+    (`generate(timed=True)`), the latency per problem (p50, p95) and tokens per second.
+
+    A problem's latency is the wall time of the batch it was decoded in: the rows of a batch finish together
+    (--batch-size 1 times each problem alone). Tokens are those billed (thinking + answer, not the markers);
+    tokens per second divides all of them by the time of all batches, each batch counted once.
+    """
+    r = {}
+    for kind in ("thinking_tokens", "answer_tokens"):
+        counts = [o[kind] for o in outs]
+        r |= {kind: float(np.mean(counts)), f"{kind}_p50": float(np.percentile(counts, 50)),
+              f"{kind}_p95": float(np.percentile(counts, 95))}
+    if outs and "latency_s" in outs[0]:
+        latency = [o["latency_s"] for o in outs]
+        seconds = sum({o["batch"]: o["latency_s"] for o in outs}.values())
+        r |= {"latency_p50_s": float(np.percentile(latency, 50)), "latency_p95_s": float(np.percentile(latency, 95)),
+              "tokens_per_s": (r["thinking_tokens"] + r["answer_tokens"]) * len(outs) / seconds}
+    return r
+
+
 def evaluate_prompts(graphdef, params, name: str, prompts: list[str], sample_cfg: SampleConfig, key,
-                     batch_size: int = 256) -> dict:
-    """Score a completion of each prompt with the task's own scorer: accuracy, format rate, thinking length."""
+                     batch_size: int = 256, timed: bool = False) -> dict:
+    """Score a completion of each prompt with the task's own scorer: accuracy, format rate, what it cost.
+
+    With `timed`, the cost includes latency per problem and tokens per second (see `efficiency`).
+    """
     task = get_task(name)
     progress = f"{len(prompts)} {name} prompts" if len(prompts) > 10 * batch_size else ""  # a long wait shows a bar
-    outs = generate(graphdef, params, prompts, sample_cfg, key, batch_size, progress)
+    outs = generate(graphdef, params, prompts, sample_cfg, key, batch_size, progress, timed)
     right = [bool(o["well_formed"]) and task.score(p, o["answer"]) == 1.0 for p, o in zip(prompts, outs)]
     return dict(
         task=name, n=len(prompts),
         accuracy=float(np.mean(right)),
         format_rate=float(np.mean([o["well_formed"] for o in outs])),
-        thinking_tokens=float(np.mean([o["thinking_tokens"] for o in outs])),
-        answer_tokens=float(np.mean([o["answer_tokens"] for o in outs])),
+        **efficiency(outs),
         samples=[dict(prompt=p, right=r, **o) for p, r, o in zip(prompts, right, outs)],
     )
 
 
 def evaluate_task(graphdef, params, name: str, level: int, n: int, sample_cfg: SampleConfig, key,
-                  batch_size: int = 256) -> dict:
+                  batch_size: int = 256, timed: bool = False) -> dict:
     """Score completions of n held-out problems of one level (`evaluate_prompts`); samples show the expected answer."""
     examples = heldout_examples(name, level, n)
-    r = evaluate_prompts(graphdef, params, name, [ex.prompt for ex in examples], sample_cfg, key, batch_size)
+    r = evaluate_prompts(graphdef, params, name, [ex.prompt for ex in examples], sample_cfg, key, batch_size, timed)
     for s, ex in zip(r["samples"], examples):
         s["expected"] = ex.answer
     return dict(r, level=level)
 
 
-LEVEL_METRICS = ("n", "accuracy", "format_rate", "thinking_tokens", "answer_tokens")
+LEVEL_METRICS = ("n", "accuracy", "format_rate", "thinking_tokens", "answer_tokens", "latency_p50_s",
+                 "latency_p95_s", "tokens_per_s")
 
 
 def evaluate_levels(graphdef, params, name: str, levels: list[int], n: int, sample_cfg: SampleConfig, key,
-                    batch_size: int = 256) -> dict:
+                    batch_size: int = 256, timed: bool = False) -> dict:
     """`evaluate_task` at each level; returns the highest level's result with `levels`: {level: its metrics}."""
-    per_level = {level: evaluate_task(graphdef, params, name, level, n, sample_cfg, key, batch_size)
+    per_level = {level: evaluate_task(graphdef, params, name, level, n, sample_cfg, key, batch_size, timed)
                  for level in levels}
     top = per_level[levels[-1]]
-    top["levels"] = {str(level): {m: r[m] for m in LEVEL_METRICS} for level, r in per_level.items()}
+    top["levels"] = {str(level): {m: r[m] for m in LEVEL_METRICS if m in r} for level, r in per_level.items()}
     return top
 
 

@@ -19,6 +19,7 @@ the reference the cached path is tested (and benchmarked) against.
 """
 
 import sys
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -159,18 +160,46 @@ def sample_naive(graphdef, params, tokens_BP, start_B, cfg: SampleConfig):
 
 
 def generate(graphdef, params, prompts: list[str], cfg: SampleConfig, key, batch_size: int = 256,
-             progress: str = "") -> list[dict]:
-    """One completion per prompt, sampled in batches of a fixed shape; `progress` names a progress bar."""
+             progress: str = "", timed: bool = False) -> list[dict]:
+    """One completion per prompt, sampled in batches of a fixed shape; `progress` names a progress bar.
+
+    With `timed`, each completion also has `latency_s`, the wall time of the batch it was decoded in (the
+    rows of a batch finish together), and `batch`, its number. A batch that compiled first is decoded
+    again for its time.
+    """
     results = []
     B = round_up(min(batch_size, len(prompts)), row_multiple())  # every batch one shape, its rows split evenly
     starts = range(0, len(prompts), batch_size)
     for lo in tqdm(starts, desc=progress, file=sys.stdout, unit="batch") if progress else starts:
         chunk = prompts[lo:lo + batch_size]
         tokens, start = rows(pad_prompts(chunk + [chunk[0]] * (B - len(chunk))))
-        out = to_host(sample(graphdef, params, tokens, start, jax.random.fold_in(key, lo), cfg))
+        args = (graphdef, params, tokens, start, jax.random.fold_in(key, lo), cfg)
+        out, seconds = _timed(sample, args) if timed else (to_host(sample(*args)), None)
         n_answer = answer_tokens(out)
         for i in range(len(chunk)):
             thinking, answer, ok = parse_completion(out["tokens"][i])
             results.append(dict(thinking=thinking, answer=answer, well_formed=ok,
-                                thinking_tokens=int(out["thinking_tokens"][i]), answer_tokens=int(n_answer[i])))
+                                thinking_tokens=int(out["thinking_tokens"][i]), answer_tokens=int(n_answer[i]),
+                                **({} if seconds is None else dict(latency_s=seconds, batch=lo // batch_size))))
     return results
+
+
+def _timed(fn, args) -> tuple[dict, float]:
+    """(fn(*args) on the host, its wall time); a call that traced or compiled is made again and timed warm."""
+    events = []
+
+    def listen(event: str, duration: float, **kwargs):
+        events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        for _ in range(2):
+            events.clear()
+            t0 = time.perf_counter()
+            out = to_host(fn(*args))
+            seconds = time.perf_counter() - t0
+            if not any(e.startswith("/jax/core/compile") for e in events):
+                break
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    return out, seconds

@@ -43,6 +43,9 @@ class Task:
     # Optional: problem(prompt) is a key shared by every spelling of one problem (operands swapped,
     # numbers reordered); the split hashes it. Without one, each prompt is its own problem.
     problem: Callable[[str], str] | None = None
+    # Optional: heldout(level, n) -> up to n held-out examples, a fixed set. A dataset file has one (its
+    # own held-out lines, in file order); without it, held-out examples are drawn from `generate`.
+    heldout: Callable[[int, int], list[Example]] | None = None
 
     def bucket(self, prompt: str) -> int:
         key = prompt if self.problem is None else self.problem(prompt)
