@@ -305,9 +305,9 @@ def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=N
         while (rl.dynamic_sampling and len(pool) <= rl.max_resample
                and sum(has_signal(r["reward"], G).sum() for r in pool) < B):
             pool.append(rollout(graphdef, params, cfg, step, attempt=len(pool)))
-        rows = {k: np.concatenate([r[k] for r in pool]) for k in pool[0]}
-        groups = np.argsort(~has_signal(rows["reward"], G), kind="stable")[:B]
-        kept = {k: v[(groups[:, None] * G + np.arange(G)).reshape(-1)] for k, v in rows.items()}
+        drawn = {k: np.concatenate([r[k] for r in pool]) for k in pool[0]}
+        groups = np.argsort(~has_signal(drawn["reward"], G), kind="stable")[:B]
+        kept = {k: v[(groups[:, None] * G + np.arange(G)).reshape(-1)] for k, v in drawn.items()}
 
         # 3. Learner batch: every token of a sample gets its group-relative advantage.
         prompt_BP, start_B = pad_prompts(list(kept["prompts"]))
