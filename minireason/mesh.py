@@ -90,13 +90,16 @@ def check(cfg, mesh: Mesh) -> None:
 
 
 def describe(mesh: Mesh) -> str:
-    devices = mesh.devices.flat[0]
-    return (f"{mesh.size} {devices.platform} device(s) ({devices.device_kind}) on {jax.process_count()} host(s); "
+    """E.g. "8 x cpu on 1 host; mesh data=2 x fsdp=4"."""
+    hosts = jax.process_count()
+    return (f"{mesh.size} x {mesh.devices.flat[0].device_kind} on {hosts} host{'s' if hosts > 1 else ''}; "
             f"mesh data={mesh.shape['data']} x fsdp={mesh.shape['fsdp']}")
 
 
 def _put(x, sharding: NamedSharding) -> jax.Array:
     """`x` (the same whole array on every host) split as `sharding` says: each host copies in only its devices' pieces."""
+    if isinstance(x, jax.Array) and x.sharding == sharding:  # already there (e.g. restored onto this mesh)
+        return x
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 

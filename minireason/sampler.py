@@ -11,8 +11,9 @@ the sampler writes `</think>` for it. The other direction, `min_thinking`, makes
 `<eos>` impossible until a row has thought that long. s1 also appends a cue ("Wait") when it
 suppresses the end of thought; we only suppress, since our models never saw a cue in training.
 
-On many devices (minireason/mesh.py) `generate` splits each batch's rows over them: every
-device decodes its own rows with the whole model, and the loop runs in lockstep on all.
+On many devices (minireason/mesh.py) `generate` splits each batch's rows over them: each
+device decodes its own rows (and their part of the KV cache), all in lockstep, until every row
+of the whole batch is done.
 
 `sample_naive` recomputes the whole sequence for every new token. It is slow on purpose: it is
 the reference the cached path is tested (and benchmarked) against.
