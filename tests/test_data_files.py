@@ -159,6 +159,41 @@ def test_files_in_the_config_and_their_errors(tmp_path, monkeypatch):
     assert eval_levels(cfg) == {"logic": list(range(1, TASKS["logic"].max_level + 1))}
 
 
+def test_export_takes_a_range_of_levels(tmp_path, capsys):
+    lines = rows(export(tmp_path / "a.jsonl", "--task", "add", "--level", "2-3", "--n", "60"))
+    assert {r["level"] for r in lines} == {2, 3}
+    for bad in ("3-2", "0-2", "2-9", "x"):
+        assert cli.main(["data", "export", "--task", "add", "--level", bad, "--n", "5",
+                         "--output", str(tmp_path / "b.jsonl")]) == 2
+        assert "--level for 'add' must be a level or a range" in capsys.readouterr().err
+
+
+def test_keep_writes_only_the_right_samples_and_the_shortest_per_prompt(tmp_path, capsys):
+    """Rejection sampling on a file shaped as `minireason generate --samples K` writes it (no model needed)."""
+    samples = tmp_path / "samples.jsonl"
+    lines = [dict(prompt="12+5=", task="add", level=2, thinking=["2+5+0=07 7,1+0+0=01 17", "x", "wrong", "x"],
+                  answer=["17", "17", "18", "17"]),
+             dict(prompt="make 6 from 2 3", task="countdown", level=2, thinking=["2*3=6 vs 6 ok"], answer=["2*3"]),
+             dict(prompt="7+1=", task="add", thinking="7+1+0=08 8", answer="9")]  # --samples 1: strings
+    samples.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert cli.main(["data", "keep", "--input", str(samples), "--output", str(tmp_path / "all.jsonl")]) == 0
+    kept = rows(tmp_path / "all.jsonl")
+    assert [(r["prompt"], r["thinking"], r["answer"], r["level"]) for r in kept] == [
+        ("12+5=", "2+5+0=07 7,1+0+0=01 17", "17", 2), ("12+5=", "x", "17", 2),
+        ("make 6 from 2 3", "2*3=6 vs 6 ok", "2*3", 2)]
+    assert "kept 3 distinct right completions of 6 samples (2 prompts" in capsys.readouterr().out
+    assert cli.main(["data", "keep", "--input", str(samples), "--output", str(tmp_path / "short.jsonl"),
+                     "--shortest"]) == 0
+    assert [r["thinking"] for r in rows(tmp_path / "short.jsonl")] == ["x", "2*3=6 vs 6 ok"]
+    # the kept file trains like any exported one: every line passes the file task's checks
+    assert get_task(str(tmp_path / "all.jsonl")).max_level == 2
+    samples.write_text(json.dumps(dict(prompt="1+1=", thinking="", answer="2")) + "\n")
+    assert cli.main(["data", "keep", "--input", str(samples), "--output", str(tmp_path / "x.jsonl")]) == 2
+    assert "line 1 needs a string \"prompt\" and a \"task\" (or give --task)" in capsys.readouterr().err
+    assert cli.main(["data", "keep", "--input", str(samples), "--output", str(tmp_path / "x.jsonl"),
+                     "--task", "add"]) == 0
+
+
 # --- your own task ------------------------------------------------------------------------------
 
 def test_the_docs_example_task_loads_with_its_checks():
