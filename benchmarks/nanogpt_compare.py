@@ -148,7 +148,8 @@ def compare(name: str, shape: dict, torch: Torch, rounds: int, steps: int) -> di
         ours_gflops=round(statistics.median(ours_tps) * ours_fpt / 1e9, 2),
         nanogpt_gflops=round(statistics.median(torch_tps) * torch_fpt / 1e9, 2),
         flops_ratio=round(statistics.median(ours_tps) * ours_fpt / (statistics.median(torch_tps) * torch_fpt), 3),
-        ours_tokens_per_s_rounds=[round(x) for x in ours_tps], nanogpt_tokens_per_s_rounds=[round(x) for x in torch_tps],
+        ours_tokens_per_s_rounds=[round(x) for x in ours_tps],
+        nanogpt_tokens_per_s_rounds=[round(x) for x in torch_tps],
     )
 
 
@@ -195,20 +196,22 @@ def main(argv=None) -> dict:
     n = 2048
     rows = [compare(name, SHAPES[name], torch, args.rounds, args.steps or SHAPES[name]["steps"])
             for name in args.shapes.split(",")]
-    peak = dict(jax=2 * n**3 / jax_matmul_seconds(n, 5) / 1e9, torch=2 * n**3 / torch.ask(cmd="matmul", n=n,
-                                                                                             repeats=5)["seconds"] / 1e9)
+    torch_matmul_s = torch.ask(cmd="matmul", n=n, repeats=5)["seconds"]
+    peak = dict(jax=2 * n**3 / jax_matmul_seconds(n, 5) / 1e9, torch=2 * n**3 / torch_matmul_s / 1e9)
     torch.close()
     own = sum(os.times()[:4]) - own_before  # this process and the torch worker (waited for: counted)
     others = (busy_cpu_s() - busy_before - own) / (time.perf_counter() - wall_before)
     best = max(peak.values())
     for r in rows:
-        r.update(ours_mfu_measured=round(r["ours_gflops"] / best, 3), nanogpt_mfu_measured=round(r["nanogpt_gflops"] / best, 3),
+        r.update(ours_mfu_measured=round(r["ours_gflops"] / best, 3),
+                 nanogpt_mfu_measured=round(r["nanogpt_gflops"] / best, 3),
                  ours_mfu_nominal=round(r["ours_gflops"] / args.peak_gflops, 3),
                  nanogpt_mfu_nominal=round(r["nanogpt_gflops"] / args.peak_gflops, 3))
     result = dict(commit=git_commit(), jax=jax.__version__, device=str(jax.devices()[0]), cpu=platform.processor() or
                   platform.machine(), cores=os.cpu_count(), rounds=args.rounds,
                   matmul_gflops={k: round(v, 1) for k, v in peak.items()}, nominal_peak_gflops=args.peak_gflops,
-                  loadavg_before=[round(x, 2) for x in load_before], loadavg_after=[round(x, 2) for x in os.getloadavg()],
+                  loadavg_before=[round(x, 2) for x in load_before],
+                  loadavg_after=[round(x, 2) for x in os.getloadavg()],
                   other_processes_cores=round(others, 2),
                   shapes=rows)
 
