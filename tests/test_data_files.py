@@ -14,7 +14,7 @@ from minireason import cli, train
 from minireason.config import DataConfig, load
 from minireason.errors import UserError
 from minireason.sampler import _timed
-from minireason.sft import batch_at, packed_batch_at
+from minireason.sft import batch_at, check_seq_len, packed_batch_at
 from minireason.tasks import TASKS, draw, get_task, heldout_examples, training_draws, training_examples
 from minireason.tokenizer import decode
 
@@ -185,8 +185,11 @@ def test_keep_writes_only_the_right_samples_and_the_shortest_per_prompt(tmp_path
     assert cli.main(["data", "keep", "--input", str(samples), "--output", str(tmp_path / "short.jsonl"),
                      "--shortest"]) == 0
     assert [r["thinking"] for r in rows(tmp_path / "short.jsonl")] == ["x", "2*3=6 vs 6 ok"]
-    # the kept file trains like any exported one: every line passes the file task's checks
+    # the kept file trains like any exported one, and fits the flywheel's student recipe
     assert get_task(str(tmp_path / "all.jsonl")).max_level == 2
+    student = load(str(ROOT / "configs" / "flywheel" / "add_student.toml"),
+                   [f'data.tasks={{"{tmp_path / "all.jsonl"}"=1,add=0}}'])
+    check_seq_len(student.data, max_skipped=0.001)
     samples.write_text(json.dumps(dict(prompt="1+1=", thinking="", answer="2")) + "\n")
     assert cli.main(["data", "keep", "--input", str(samples), "--output", str(tmp_path / "x.jsonl")]) == 2
     assert "line 1 needs a string \"prompt\" and a \"task\" (or give --task)" in capsys.readouterr().err

@@ -96,7 +96,7 @@ def test_every_task_fits_the_shipped_configs():
     """Each shipped config's seq_len holds (nearly) all of its training examples.
 
     configs/flywheel/ trains on a file the user makes first (docs/flywheel.md); tests/test_data_files.py
-    checks the files that recipe writes.
+    checks it with such a file.
     """
     from minireason.config import load
     import pathlib
