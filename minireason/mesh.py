@@ -97,7 +97,7 @@ def describe(mesh: Mesh) -> str:
 
 
 def _put(x, sharding: NamedSharding) -> jax.Array:
-    """`x` (the same whole array on every host) split as `sharding` says: each host copies in only its devices' pieces."""
+    """`x` (the same whole array on every host) split as `sharding` says; each host copies in its devices' pieces."""
     if isinstance(x, jax.Array) and x.sharding == sharding:  # already there (e.g. restored onto this mesh)
         return x
     x = np.asarray(x)
@@ -105,7 +105,7 @@ def _put(x, sharding: NamedSharding) -> jax.Array:
 
 
 def place(tree, mesh: Mesh):
-    """Parameters or optimizer state on `mesh`, each array split as annotated (unannotated arrays: a copy on each device)."""
+    """Parameters or optimizer state on `mesh`, each array split as annotated (not annotated: a copy on each device)."""
     return jax.tree.map(_put, tree, nnx.get_named_sharding(tree, mesh))
 
 
@@ -125,7 +125,7 @@ def row_multiple() -> int:
 
 
 def pin(tree):
-    """Inside a jitted step: keep `tree` (new parameters or optimizer state) on its annotated split, if a mesh is set."""
+    """Inside a jitted step: `tree` (new parameters, optimizer state) kept on its annotated split, if a mesh is set."""
     if jax.sharding.get_abstract_mesh().empty:
         return tree
     return jax.lax.with_sharding_constraint(tree, nnx.get_partition_spec(tree))
