@@ -39,6 +39,12 @@ def print_cost(r: dict, per: str) -> None:
           f"it was decoded in, compilation excluded); {r['tokens_per_s']:.0f} tokens/s")
 
 
+def _greedy(args, cfg) -> SampleConfig:
+    """Greedy decoding with the run's length cap unless --max-new says otherwise, and any thinking budget."""
+    return SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
+                        min_thinking=args.min_thinking)
+
+
 def _load_scorer(run_dir: str, task: str):
     """The learned verifier in run_dir as a scorer for evaluate.sample_ladder; it must have been trained on `task`."""
     from .verifier import make_scorer
@@ -88,9 +94,7 @@ def cmd_eval(args) -> int:
     if args.prompts:
         return _eval_prompts(args)
     task, levels, budgets, scorer, (cfg, graphdef, params) = _eval_plan(args)
-    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
-                              min_thinking=args.min_thinking)
-    r = _eval_measure(args, graphdef, params, levels, budgets, scorer, sample_cfg)
+    r = _eval_measure(args, graphdef, params, levels, budgets, scorer, _greedy(args, cfg))
     tag = str(levels[-1]) if len(levels) == 1 else f"{levels[0]}-{levels[-1]}"
     stem = "sweep" if args.sweep else "eval"
     out = Path(args.output or Path(args.checkpoint) / f"{stem}_{task.name}_level{tag}.json")
@@ -121,9 +125,7 @@ def _eval_prompts(args) -> int:
     for i, prompt in enumerate(prompts, start=1):
         check_text(prompt, f"{args.prompts} line {i}")
     cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
-    sample_cfg = SampleConfig(max_new=args.max_new or cfg.eval.max_new, max_thinking=args.max_thinking,
-                              min_thinking=args.min_thinking)
-    r = evaluate_prompts(graphdef, params, task.name, prompts, sample_cfg, jax.random.key(args.seed),
+    r = evaluate_prompts(graphdef, params, task.name, prompts, _greedy(args, cfg), jax.random.key(args.seed),
                          args.batch_size, timed=True)
     out = Path(args.output or Path(args.checkpoint) / f"eval_{task.name}_prompts_{Path(args.prompts).stem}.json")
     out.write_text(json.dumps(r, indent=2))
