@@ -90,6 +90,9 @@ class RLConfig:
     top_p: float = 1.0  # 1 means off (old log-probs ignore the cut, so keep it near 1)
     max_new: int = 64  # completion length cap (thinking + answer + markers)
     correct_weight: float = 1.0  # reward for a right answer (scored only when well formed)
+    # "verifier": the task's scorer says what is right; "random": a fair coin per completion instead, the
+    # spurious-reward control (a lift that survives it does not come from the verifier's signal)
+    reward: str = "verifier"
     format_weight: float = 0.1  # reward for a well-formed completion with a non-empty answer
     length_penalty: float = 0.0  # subtracted times (completion tokens / max_new); 0 means off
     trace_weight: float = 0.0  # reward for a thinking trace whose every step checks out (tasks with check_thinking)

@@ -83,12 +83,14 @@ def reward(task: Task, prompt: str, completion_ids, cfg: RLConfig) -> tuple[floa
     return r, correct, well_formed
 
 
-def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: RLConfig) -> dict[str, np.ndarray]:
+def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: RLConfig,
+                    seed=0) -> dict[str, np.ndarray]:
     """Rewards for a whole rollout: the format check is vectorised and each distinct answer is scored once.
 
     In a group many samples give the same answer, so scoring by (task, prompt, answer) saves most
     verifier calls. Returns float32 arrays reward, correct, well_formed and clean (every step of
-    the thinking checks out, for tasks that can check), each (B,).
+    the thinking checks out, for tasks that can check), each (B,). With cfg.reward = "random" the
+    reward pays a coin flip (drawn from `seed`) where it would pay `correct`; `correct` stays the truth.
     """
     tokens_BN = np.asarray(completion_BN)
     body_BN = np.cumsum(tokens_BN == EOS_ID, axis=1) == 0  # strictly before the first <eos>
@@ -108,7 +110,8 @@ def rollout_rewards(tasks: list[Task], prompts: list[str], completion_BN, cfg: R
         correct_B[i], nonempty_B[i] = scored[key], answer.strip() != ""
         if tasks[i].check_thinking is not None:  # logged as trace_ok; rewarded when cfg.trace_weight > 0
             clean_B[i] = tasks[i].check_thinking(prompts[i], decode(tokens_BN[i, :close]))
-    reward_B = (cfg.correct_weight * correct_B + cfg.format_weight * nonempty_B + cfg.trace_weight * clean_B
+    paid_B = correct_B if cfg.reward == "verifier" else np.random.default_rng(seed).random(n) < 0.5
+    reward_B = (cfg.correct_weight * paid_B + cfg.format_weight * nonempty_B + cfg.trace_weight * clean_B
                 - cfg.length_penalty * length_B / cfg.max_new)
     return dict(reward=reward_B.astype(np.float32), correct=correct_B.astype(np.float32),
                 well_formed=well_formed_B.astype(np.float32), clean=clean_B.astype(np.float32))
@@ -226,6 +229,8 @@ def check_config(cfg: RLConfig, task_names=()) -> None:
     """Raise ValueError, naming the key, for RL settings that cannot work (with these tasks)."""
     if cfg.advantage not in ADVANTAGE_MODES:
         raise ValueError(f"rl.advantage must be one of {', '.join(ADVANTAGE_MODES)}, got {cfg.advantage!r}")
+    if cfg.reward not in ("verifier", "random"):
+        raise ValueError(f"rl.reward must be verifier or random (the spurious-reward control), got {cfg.reward!r}")
     if cfg.aggregation not in AGGREGATIONS:
         raise ValueError(f"rl.aggregation must be one of {', '.join(AGGREGATIONS)}, got {cfg.aggregation!r}")
     if cfg.group_size < 2 or cfg.prompts_per_step < 1 or cfg.ppo_epochs < 1 or cfg.max_new < 1:
@@ -283,7 +288,8 @@ def rollout(graphdef, params, cfg, step: int, attempt: int = 0) -> dict:
     out = to_host(sample(graphdef, params, *rows((prompt_BP, start_B)), key, sample_cfg))
     return dict(prompts=np.array(prompts, object), completion=out["tokens"], old_logp=out["logprobs"],
                 length=out["length"], thinking=out["thinking_tokens"], answer=answer_tokens(out),
-                truncated=~out["done"], **rollout_rewards(tasks, prompts, out["tokens"], cfg.rl))
+                truncated=~out["done"],
+                **rollout_rewards(tasks, prompts, out["tokens"], cfg.rl, seed=[cfg.run.seed, step, attempt]))
 
 
 def make_rl_update(graphdef, tx: optax.GradientTransformation, cfg, ref_params=None):

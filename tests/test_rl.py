@@ -55,6 +55,24 @@ def test_batched_rewards_equal_one_by_one():
     assert 0 < batched["correct"].sum() < batched["well_formed"].sum() < len(rows)
 
 
+def test_random_reward_pays_a_coin_not_the_answer():
+    """The spurious-reward control: the same rollout, right and wrong answers paid alike by a seeded coin."""
+    task, prompt = get_task("add"), "12+30="
+    rows = np.array([(encode(a) + [END_THINK_ID] + encode(a) + [EOS_ID] + [PAD_ID] * 8)[:8]
+                     for a in ["42", "41"] * 200])
+    true = rollout_rewards([task] * 400, [prompt] * 400, rows, RLConfig(format_weight=0.0))
+    coin = rollout_rewards([task] * 400, [prompt] * 400, rows, RLConfig(format_weight=0.0, reward="random"), seed=3)
+    np.testing.assert_array_equal(coin["correct"], true["correct"])  # accuracy is still measured against the truth
+    np.testing.assert_array_equal(true["reward"], true["correct"])
+    right, wrong = coin["reward"][true["correct"] == 1], coin["reward"][true["correct"] == 0]
+    assert set(np.unique(coin["reward"])) == {0.0, 1.0}
+    assert 0.4 < right.mean() < 0.6 and 0.4 < wrong.mean() < 0.6  # 200 fair coins each (seeded)
+    again = rollout_rewards([task] * 400, [prompt] * 400, rows, RLConfig(format_weight=0.0, reward="random"), seed=3)
+    np.testing.assert_array_equal(again["reward"], coin["reward"])
+    with pytest.raises(ValueError, match="rl.reward"):
+        check_config(RLConfig(reward="coin"))
+
+
 def test_trace_reward_pays_only_for_traces_whose_steps_check_out():
     """A right answer reached through a wrong step earns less than the same answer with every step right."""
     cfg = RLConfig(format_weight=0.1, trace_weight=0.5, max_new=96)
