@@ -175,11 +175,15 @@ def _eval_measure(args, graphdef, params, levels, budgets, scorer, sample_cfg) -
 def _eval_print(r: dict, levels: list[int]) -> None:
     """The headline numbers, the k curves, the budget sweep and, for several levels, a table by level."""
     for k, v in r.items():
-        if k not in ("curves", "budgets", "levels") and not k.startswith(COST_KEYS):
+        if k not in ("curves", "budgets", "levels", "wrong_picks") and not k.startswith(COST_KEYS):
             print(f"{k:24s} {v:.4f}" if isinstance(v, float) else f"{k:24s} {v}")
     print_cost(r, f"per problem (level {r['level']})" if len(levels) > 1 else "per problem")
     for metric, curve in r.get("curves", {}).items():
         print(f"{metric:24s} " + "  ".join(f"k={k} {v:.3f}" for k, v in curve.items()))
+    for w in r.get("wrong_picks", [])[:4]:  # what fools the verifier (all of them are in the JSON)
+        print(f"verifier's wrong pick: {w['prompt']} <think>{w['thinking'][:100]}</think> {w['answer']!r} "
+              f"(expected {w['expected']!r}; score {w['score']:.3f}, best right {w['best_right_score']:.3f}, "
+              f"{w['right']} of {r['k']} right)")
     for row in r.get("budgets", []):
         print(f"thinking budget {row['budget']:<8d} accuracy {row['accuracy']:.3f}, "
               f"thinking {row['thinking_tokens']:.1f} tok")

@@ -114,6 +114,11 @@ class VerifierConfig:
     samples_per_prompt: int = 4  # samples of each prompt: the training prompts and eval.n held-out ones (for the AUC)
     temperature: float = 1.0  # the temperature the verifier will see samples at, when it reranks
     max_new: int = 96  # completion length cap while sampling
+    # What the verifier learns (verifier.py). "last": one prediction, at `<eos>` (an outcome reward model);
+    # "token": every completion token, from the one after `<think>` through `<eos>`, predicts P(final answer
+    # correct) (Cobbe et al. 2021), a denser signal from the same samples. Both score a sample at `<eos>`.
+    head: str = "last"
+    lm_weight: float = 0.0  # x the next-token loss on the sample's completion: keeps the body a language model
 
 
 @dataclass(frozen=True)

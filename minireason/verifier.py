@@ -1,25 +1,34 @@
-"""A learned verifier (outcome reward model): Cobbe et al. 2021, "Training Verifiers to Solve
-Math Word Problems" (arXiv:2110.14168).
+"""A learned verifier: Cobbe et al. 2021, "Training Verifiers to Solve Math Word Problems" (arXiv:2110.14168).
 
 The verifier reads a whole sample, `<bos> PROMPT <think> THINKING </think> ANSWER <eos>`, and
-predicts P(correct). At test time it picks the best of k samples (rerank@k) or weights a vote
-(weighted maj@k, minireason/evaluate.py). It is the same transformer as the policy, with a
-scalar head read at the last real token (`<eos>`); it can start from the policy's parameters
-(`run.init_from`), as Cobbe et al. start both from one pretrained model.
+predicts P(correct). At test time it picks the best of k samples (rerank@k), weights a vote
+(weighted maj@k) or keeps the top-scored few for a vote (top-m maj@k, minireason/evaluate.py).
+It is the same transformer as the policy, with a scalar head on the final hidden states; it can
+start from the policy's parameters (`run.init_from`), as Cobbe et al. start both from one model.
 
-Training data are the policy's own samples at `verifier.temperature` on training prompts,
-labelled by the task's exact scorer; the held-out AUC is measured on samples of the held-out
-prompts, which neither the policy nor the verifier trained on.
+What it learns (`verifier.head`):
+- "last", an outcome reward model: one prediction per sample, read at `<eos>`, binary cross-entropy;
+- "token", a value head as in Cobbe et al.: every completion token, from the one after `<think>`
+  through `<eos>`, predicts whether the final answer will be right. The label is the same at
+  every token, but the head must say it from each prefix: many more (if correlated) training
+  signals per sample, and a head that must judge the reasoning as it goes, not only the answer.
+With `verifier.lm_weight` > 0 the next-token loss on the sample's completion is added (Cobbe et
+al. keep it: the body stays a language model of the policy's samples).
+Both score a sample by the prediction at `<eos>`: only there has the head read the whole answer,
+which is what it judges; an earlier token predicts the chance that the policy will finish right.
+
+Training data are the policy's own samples at `verifier.temperature` on training prompts, many of
+each (`verifier.samples_per_prompt`), labelled by the task's exact scorer. The held-out AUC is
+measured on samples of the held-out prompts, which neither the policy nor the verifier trained on:
+globally, and within prompt (`within_prompt_auc`), which is what reranking one prompt's samples needs.
 
 Simplified, because the models are tiny and the task scorers are exact:
-- one prediction per sample at its last token, with binary cross-entropy; Cobbe et al. predict
-  at every token and keep a language-modelling loss as well;
 - only well-formed samples (exactly one `</think>` before `<eos>`) are kept: a malformed one
   is wrong by the format rule, which costs nothing to check, so the verifier never scores one;
 - the samples are drawn once, before training, and cached in the run directory
-  (`verifier_data.npz`), so a resumed run trains on the same data without sampling again.
+  (`verifier_data.npz`), so a resumed run, or one that only changes how the verifier learns,
+  trains on the same data without sampling again.
 """
-
 import json
 import random
 from functools import partial
@@ -36,23 +45,34 @@ from .errors import UserError
 from .evaluate import eval_levels
 from .model import ModelConfig, Transformer
 from .sampler import SampleConfig, generate, round_up
-from .sft import make_step
+from .sft import make_step, masked_ce
 from .tasks import get_task, heldout_examples, training_examples
-from .tokenizer import END_THINK_ID, EOS_ID, PAD_ID, encode, prompt_ids
+from .tokenizer import END_THINK_ID, EOS_ID, PAD_ID, THINK_ID, encode, prompt_ids
 
 
 class Verifier(nnx.Module):
-    """The policy's transformer body, and a linear head from the final hidden state to a logit."""
+    """The policy's transformer body, and a linear head from each final hidden state to a logit."""
 
     def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
         self.body = Transformer(cfg, rngs)
         self.head = nnx.Linear(cfg.d_model, 1, kernel_init=nnx.initializers.zeros, rngs=rngs)  # starts at P = 0.5
 
+    def values(self, tokens_BT):
+        """(value_BT, x_BTD): the logit of P(correct) having read each token, and the body's final hidden states."""
+        x_BTD, _ = self.body.features(tokens_BT)
+        return self.head(x_BTD.astype(jnp.float32))[..., 0], x_BTD
+
     def __call__(self, tokens_BT, last_B):
         """Logit of P(correct) per row; rows are right-padded and read at index last_B (causal: padding is unseen)."""
-        x_BTD, _ = self.body.features(tokens_BT)
-        x_BD = jnp.take_along_axis(x_BTD, last_B[:, None, None], axis=1)[:, 0]
-        return self.head(x_BD.astype(jnp.float32))[:, 0]
+        value_BT, _ = self.values(tokens_BT)
+        return jnp.take_along_axis(value_BT, last_B[:, None], axis=1)[:, 0]
+
+
+def completion_mask(tokens_BT, last_B):
+    """True at each row's completion tokens: from the one after `<think>` through `<eos>` (at last_B)."""
+    t_T = jnp.arange(tokens_BT.shape[1])
+    think_B = jnp.argmax(tokens_BT == THINK_ID, axis=1)  # the prompt holds no special token: the first is <think>
+    return (t_T[None, :] > think_B[:, None]) & (t_T[None, :] <= last_B[:, None])
 
 
 def sample_ids(prompt: str, thinking: str, answer: str) -> list[int]:
@@ -116,10 +136,24 @@ def auc(scores, labels) -> float:
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def within_prompt_auc(scores, labels, prompts) -> tuple[float, int]:
+    """(AUC, prompts): the mean over prompts with both right and wrong samples of the AUC among that prompt's
+    samples, and how many such prompts there are (NaN if none).
+
+    The global AUC also rewards telling easy prompts from hard ones (all of an easy prompt's samples
+    score high); reranking k samples of one prompt needs only this: ranking a prompt's samples.
+    """
+    scores, labels, prompts = np.asarray(scores), np.asarray(labels), np.asarray(prompts)
+    per_prompt = [auc(scores[prompts == p], labels[prompts == p]) for p in np.unique(prompts)]
+    mixed = [a for a in per_prompt if not np.isnan(a)]
+    return (float(np.mean(mixed)) if mixed else float("nan")), len(mixed)
+
+
 # --- the data: the policy's samples, labelled by the task scorers ---
 
 SPLITS = ("train", "heldout")
 ROW_KEYS = ("tokens", "last", "label", "task", "prompt")
+SAMPLING_KEYS = ("policy", "n_prompts", "samples_per_prompt", "temperature", "max_new")  # the samples' settings
 
 
 def check_config(cfg) -> None:
@@ -130,6 +164,10 @@ def check_config(cfg) -> None:
     if v.n_prompts < 1 or v.samples_per_prompt < 1 or v.max_new < 1 or v.temperature < 0:
         raise ValueError("verifier.n_prompts, verifier.samples_per_prompt and verifier.max_new must be >= 1, "
                          "and verifier.temperature >= 0")
+    if v.head not in HEADS:
+        raise ValueError(f"verifier.head must be one of {', '.join(map(repr, HEADS))}, got {v.head!r}")
+    if v.lm_weight < 0:
+        raise ValueError(f"verifier.lm_weight must be >= 0, got {v.lm_weight}")
 
 
 def collect(cfg, path, load_policy, log=print) -> dict:
@@ -140,7 +178,8 @@ def collect(cfg, path, load_policy, log=print) -> dict:
     policy's (config, graphdef, params); it is called only when the samples must be drawn. The
     file is reused while the settings are the same; delete it to sample again from a retrained policy.
     """
-    fingerprint = json.dumps([vars(cfg.verifier), vars(cfg.data), cfg.eval.n, eval_levels(cfg), cfg.run.seed])
+    sampling = {k: getattr(cfg.verifier, k) for k in SAMPLING_KEYS}  # not how it learns: that needs no new samples
+    fingerprint = json.dumps([sampling, vars(cfg.data), cfg.eval.n, eval_levels(cfg), cfg.run.seed])
     if path.exists():
         with np.load(path) as saved:
             if str(saved["fingerprint"]) == fingerprint:
@@ -180,9 +219,34 @@ def collect(cfg, path, load_policy, log=print) -> dict:
 
 # --- training and evaluation, shaped like the other stages for train.py ---
 
-def bce_loss(graphdef, params, tokens_BT, last_B, label_B):
-    logit_B = nnx.merge(graphdef, params)(tokens_BT, last_B)
-    return jnp.mean(optax.sigmoid_binary_cross_entropy(logit_B, label_B)), logit_B
+HEADS = ("last", "token")
+
+
+def token_bce(value_BT, label_B, mask_BT):
+    """Binary cross-entropy of every masked token's prediction against its row's label: averaged within each
+    row, then over the rows, so that a long sample weighs as much as a short one (as with one prediction)."""
+    bce_BT = optax.sigmoid_binary_cross_entropy(value_BT, jnp.broadcast_to(label_B[:, None], value_BT.shape))
+    return jnp.mean(jnp.sum(bce_BT * mask_BT, axis=1) / jnp.maximum(jnp.sum(mask_BT, axis=1), 1.0))
+
+
+def verifier_loss(graphdef, params, v: VerifierConfig, tokens_BT, last_B, label_B):
+    """(loss, (logit_B at `<eos>`, metrics)): binary cross-entropy of the value head (at `<eos>`, or at every
+    completion token for head = "token"), plus lm_weight x the next-token loss on the completion."""
+    model = nnx.merge(graphdef, params)
+    value_BT, x_BTD = model.values(tokens_BT)
+    logit_B = jnp.take_along_axis(value_BT, last_B[:, None], axis=1)[:, 0]
+    mask_BT = completion_mask(tokens_BT, last_B).astype(jnp.float32)
+    if v.head == "token":
+        value_loss = token_bce(value_BT, label_B, mask_BT)
+    else:
+        value_loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logit_B, label_B))
+    metrics = dict(value_loss=value_loss)
+    loss = value_loss
+    if v.lm_weight > 0:  # predict each completion token from those before it (the prompt is not a target)
+        logits_BTV = model.body.embed.attend(x_BTD[:, :-1]).astype(jnp.float32)  # the policy's tied output layer
+        metrics["lm_loss"] = masked_ce(logits_BTV, tokens_BT[:, 1:], mask_BT[:, 1:])
+        loss = loss + v.lm_weight * metrics["lm_loss"]
+    return loss, (logit_B, metrics)
 
 
 def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: dict):
@@ -190,8 +254,8 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
     train = data["train"]
 
     def loss_fn(params, tokens_BT, last_B, label_B):
-        loss, logit_B = bce_loss(graphdef, params, tokens_BT, last_B, label_B)
-        return loss, dict(loss=loss, accuracy=jnp.mean((logit_B > 0) == (label_B > 0.5)))
+        loss, (logit_B, metrics) = verifier_loss(graphdef, params, cfg.verifier, tokens_BT, last_B, label_B)
+        return loss, dict(metrics, loss=loss, accuracy=jnp.mean((logit_B > 0) == (label_B > 0.5)))
 
     train_step = make_step(loss_fn, tx)
 
@@ -206,7 +270,8 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
 
 
 def evaluate_verifier(graphdef, params, cfg, data: dict, n: int, log=print) -> dict:
-    """Per task: AUC and accuracy (at P = 0.5) on the samples of the task's first n held-out prompts (cfg: unused)."""
+    """Per task, on the samples of its first n held-out prompts: the global and within-prompt AUCs, and the
+    accuracy at P = 0.5 (cfg: unused)."""
     held = data["heldout"]
     results = {}
     for t, name in enumerate(data["tasks"]):
@@ -214,10 +279,12 @@ def evaluate_verifier(graphdef, params, cfg, data: dict, n: int, log=print) -> d
         rows = in_task & np.isin(held["prompt"], np.unique(held["prompt"][in_task])[:n])
         p = probabilities(graphdef, params, held["tokens"][rows], held["last"][rows])
         y = held["label"][rows]
-        results[name] = dict(task=name, n=int(rows.sum()), auc=auc(p, y),
+        within, mixed = within_prompt_auc(p, y, held["prompt"][rows])
+        results[name] = dict(task=name, n=int(rows.sum()), auc=auc(p, y), within_auc=within, mixed_prompts=mixed,
                              accuracy=float(np.mean((p > 0.5) == (y > 0.5))),
                              positive_rate=float(y.mean()), mean_score=float(p.mean()))
         r = results[name]
-        log(f"  eval {name}: AUC {r['auc']:.3f}, accuracy {r['accuracy']:.3f} on {r['n']} held-out samples "
+        log(f"  eval {name}: AUC {r['auc']:.3f} (within prompt {within:.3f}, over {mixed} prompts with right and "
+            f"wrong samples), accuracy {r['accuracy']:.3f} on {r['n']} held-out samples "
             f"({r['positive_rate']:.1%} correct; mean P(correct) {r['mean_score']:.3f})")
     return results

@@ -104,7 +104,7 @@ def test_eval_sweep_writes_json_and_png(tiny_logic_policy, tiny_verifier, tmp_pa
             "--verifier", str(tiny_verifier[0]), "--sweep", "--budgets", "0,2,4", "--output", str(out)]
     assert cli.main(argv) == 0
     r = json.loads(out.read_text())
-    assert set(r["curves"]) == {"pass@k", "maj@k", "rerank@k", "weighted_maj@k"}
+    assert set(r["curves"]) == {"pass@k", "maj@k", "rerank@k", "weighted_maj@k", "top8_maj@k"}
     assert all(list(c) == ["1", "2", "4"] for c in r["curves"].values())
     assert all(0 <= v <= 1 for c in r["curves"].values() for v in c.values())
     assert {"accuracy", "pass@1", "pass@4", "maj@4", "rerank@4", "weighted_maj@4", "tokens_per_problem"} <= r.keys()

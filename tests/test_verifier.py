@@ -12,7 +12,10 @@ from conftest import TINY_MODEL
 from minireason import config as config_lib, train
 from minireason.runs import load_run
 from minireason.sft import make_optimizer
-from minireason.verifier import Verifier, auc, make_verifier_update, probabilities
+from minireason.evaluate import TOP_M, ladder, rerank, top_vote, vote
+from minireason.tokenizer import prompt_ids
+from minireason.verifier import (Verifier, auc, completion_mask, make_verifier_update, pad_right, probabilities,
+                                 sample_ids, token_bce, within_prompt_auc)
 
 
 def brute_force_auc(scores, labels):
@@ -60,7 +63,9 @@ def test_train_verifier_writes_eval_json_and_resumes(tiny_verifier):
     run_dir, argv = tiny_verifier
     report = json.loads((run_dir / "eval.json").read_text())
     assert 0.0 <= report["auc"] <= 1.0
-    assert report["tasks"]["logic"]["n"] > 0
+    logic = report["tasks"]["logic"]
+    assert logic["n"] > 0
+    assert logic["mixed_prompts"] > 0 and 0.0 <= logic["within_auc"] <= 1.0
     assert list(run_dir.glob("events.out.tfevents.*"))
     assert (run_dir / "verifier_data.npz").is_file()
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "20"]
@@ -82,3 +87,76 @@ def test_verifier_can_start_from_its_policy(tiny_logic_policy, tiny_verifier):
     for a, b in zip(jax.tree.leaves(started["body"]), jax.tree.leaves(policy)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert float(np.abs(np.asarray(started["head"]["kernel"][...])).max()) == 0.0
+
+
+
+def test_per_token_loss_counts_exactly_the_completion_tokens():
+    """The mask runs from the token after <think> through <eos>; the loss's gradient is nonzero there only."""
+    prompts = [("12+3", "1 2", "15"), ("7", "", "7")]
+    rows = [sample_ids(*p) for p in prompts]
+    tokens, last = pad_right(rows, multiple=8)
+    mask = np.asarray(completion_mask(tokens, last))
+    for row, (prompt, thinking, answer) in zip(mask, prompts):
+        first, end = len(prompt_ids(prompt)), len(sample_ids(prompt, thinking, answer))  # prompt_ids ends in <think>
+        assert row.tolist() == [first <= t < end for t in range(tokens.shape[1])]
+    value_BT = np.random.default_rng(0).normal(size=tokens.shape).astype(np.float32)
+    grad = np.asarray(jax.grad(token_bce)(value_BT, np.array([1.0, 0.0], np.float32), mask.astype(np.float32)))
+    assert ((grad != 0) == mask).all()
+    # each row's mean over its own tokens, then the mean of the rows: the short row weighs as much as the long one
+    row_means = [np.mean(np.logaddexp(0, -value_BT[0][mask[0]])), np.mean(np.logaddexp(0, value_BT[1][mask[1]]))]
+    assert float(token_bce(value_BT, np.array([1.0, 0.0]), mask.astype(np.float32))) == pytest.approx(
+        np.mean(row_means), rel=1e-5)
+
+
+def test_within_prompt_auc_sees_past_easy_and_hard_prompts():
+    """Easy prompt: 9 right, 1 wrong, all scored 0.9; hard: 1 right, 9 wrong, all 0.1. Telling the prompts
+    apart gives a global AUC of 0.9, but within each prompt the verifier ranks nothing: 0.5."""
+    scores = [0.9] * 10 + [0.1] * 10 + [0.5] * 3
+    labels = [1] * 9 + [0] + [1] + [0] * 9 + [1] * 3
+    prompts = [0] * 10 + [1] * 10 + [2] * 3  # prompt 2 has no wrong sample: left out of the mean
+    assert auc(scores, labels) == pytest.approx(brute_force_auc(scores, labels))
+    assert auc(scores[:20], labels[:20]) == pytest.approx(0.9)
+    assert within_prompt_auc(scores, labels, prompts) == (0.5, 2)
+    ranked = [0.9] * 9 + [0.8] + [0.2] + [0.1] * 9  # now each prompt's right samples score above its wrong ones
+    assert within_prompt_auc(ranked, labels[:20], prompts[:20]) == (1.0, 2)
+    assert np.isnan(within_prompt_auc([0.1, 0.2], [1, 1], [0, 0])[0])
+
+
+def t(answer, score, correct=False, well_formed=True):
+    return dict(answer=answer, score=score, correct=correct, well_formed=well_formed)
+
+
+def test_top_m_vote_votes_among_the_highest_scored_samples():
+    group = [t("A", 0.1), t("A", 0.2), t("A", 0.15), t("A", 0.1), t("B", 0.7, True), t("B", 0.6, True),
+             t("B", 0.65, True), t("C", 0.8), t("D", 0.99, well_formed=False)]
+    assert vote(group)["answer"] == "A"  # 4 votes against 3
+    assert rerank(group)["answer"] == "C"  # one sample that fools the verifier wins alone
+    assert top_vote(group, m=4)["answer"] == "B"  # top 4 well formed: C, B, B, B
+    assert top_vote(group, m=2)["answer"] == "C"  # C and B once each: the higher-scored first
+    assert top_vote(group, m=100)["answer"] == "A"  # all of them: plain majority vote
+    assert top_vote([t("D", 0.99, well_formed=False)]) is None
+    groups = [group, [t("B", 0.9, True), t("A", 0.8)] * 8]
+    curves = ladder(groups, [1, 2, 8])
+    top = curves[f"top{TOP_M}_maj@k"]
+    assert top[1] == curves["maj@k"][1] and top[8] == curves["maj@k"][8]  # k <= m: all k samples vote
+    # ... but a tied vote goes to the higher-scored answer, not the first seen: the block [B 0.65, C 0.8] of the
+    # first group (blocks A A, A A, B B, B C) is lost, while B A (B scores higher) is won in the second group
+    assert curves["maj@k"][2] == pytest.approx((2 / 4 + 1) / 2) and top[2] == pytest.approx((1 / 4 + 1) / 2)
+    sixteen = ladder(groups[1:], [16])  # B (right) and A alternate: a tied vote of 16 goes to B, seen first
+    assert sixteen["maj@k"][16] == 1.0 and sixteen[f"top{TOP_M}_maj@k"][16] == 1.0
+    flipped = ladder([[t("A", 0.9), t("B", 0.8, True)] * 8], [16])  # now A comes first and scores higher
+    assert flipped["maj@k"][16] == 0.0 and flipped[f"top{TOP_M}_maj@k"][16] == 0.0
+
+
+def test_old_verifier_runs_without_the_new_keys_still_load(tiny_verifier, tmp_path):
+    """A run written before verifier.head and verifier.lm_weight existed loads as an outcome reward model."""
+    run_dir = tmp_path / "old"
+    shutil.copytree(tiny_verifier[0], run_dir)
+    saved = json.loads((run_dir / "config.json").read_text())
+    del saved["verifier"]["head"], saved["verifier"]["lm_weight"]
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    cfg, graphdef, params = load_run(run_dir)
+    assert (cfg.verifier.head, cfg.verifier.lm_weight) == ("last", 0.0)
+    _, _, new = load_run(tiny_verifier[0])
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(new)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
