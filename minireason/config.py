@@ -119,6 +119,12 @@ class VerifierConfig:
     # correct) (Cobbe et al. 2021), a denser signal from the same samples. Both score a sample at `<eos>`.
     head: str = "last"
     lm_weight: float = 0.0  # x the next-token loss on the sample's completion: keeps the body a language model
+    # x a within-prompt pairwise loss: batches become pairs (a right and a wrong sample of one training prompt)
+    # and -log sigmoid(score_right - score_wrong) is added; it trains exactly what reranking one prompt needs.
+    pairwise_weight: float = 0.0
+    # A trained verifier run (one round of hard-negative mining): with pairwise_weight > 0, each pair's wrong
+    # sample is one of the HARD_TOP wrong samples of its prompt that this verifier scores highest.
+    hard_negatives: str = ""
 
 
 @dataclass(frozen=True)

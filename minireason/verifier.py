@@ -13,7 +13,12 @@ What it learns (`verifier.head`):
   every token, but the head must say it from each prefix: many more (if correlated) training
   signals per sample, and a head that must judge the reasoning as it goes, not only the answer.
 With `verifier.lm_weight` > 0 the next-token loss on the sample's completion is added (Cobbe et
-al. keep it: the body stays a language model of the policy's samples).
+al. keep it: the body stays a language model of the policy's samples). With
+`verifier.pairwise_weight` > 0 every batch is pairs, a right and a wrong sample of one training
+prompt, and a Bradley-Terry loss -log sigmoid(s_right - s_wrong) on the two scores is added: the
+cross-entropy alone also learns which prompts are easy, which does not help to rank one prompt's samples.
+`verifier.hard_negatives` names a verifier already trained: its highest-scored wrong samples of each
+prompt become the only wrong side of the pairs (one round of hard-negative mining).
 Both score a sample by the prediction at `<eos>`: only there has the head read the whole answer,
 which is what it judges; an earlier token predicts the chance that the policy will finish right.
 
@@ -166,8 +171,15 @@ def check_config(cfg) -> None:
                          "and verifier.temperature >= 0")
     if v.head not in HEADS:
         raise ValueError(f"verifier.head must be one of {', '.join(map(repr, HEADS))}, got {v.head!r}")
-    if v.lm_weight < 0:
-        raise ValueError(f"verifier.lm_weight must be >= 0, got {v.lm_weight}")
+    if v.lm_weight < 0 or v.pairwise_weight < 0:
+        raise ValueError(f"verifier.lm_weight and verifier.pairwise_weight must be >= 0, got {v.lm_weight}, "
+                         f"{v.pairwise_weight}")
+    if v.hard_negatives and v.pairwise_weight <= 0:
+        raise ValueError("verifier.hard_negatives picks the wrong sample of each pair: "
+                         "it needs verifier.pairwise_weight > 0")
+    if v.pairwise_weight > 0 and cfg.data.batch_size % 2:
+        raise ValueError(f"verifier.pairwise_weight > 0 needs an even data.batch_size (pairs), "
+                         f"got {cfg.data.batch_size}")
 
 
 def collect(cfg, path, load_policy, log=print) -> dict:
@@ -242,6 +254,10 @@ def verifier_loss(graphdef, params, v: VerifierConfig, tokens_BT, last_B, label_
         value_loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logit_B, label_B))
     metrics = dict(value_loss=value_loss)
     loss = value_loss
+    if v.pairwise_weight > 0:  # the batch is [right samples; wrong samples of the same prompts, in the same order]
+        right_P, wrong_P = jnp.split(logit_B, 2)
+        metrics["pair_loss"] = jnp.mean(jax.nn.softplus(wrong_P - right_P))  # -log sigmoid(right - wrong)
+        loss = loss + v.pairwise_weight * metrics["pair_loss"]
     if v.lm_weight > 0:  # predict each completion token from those before it (the prompt is not a target)
         logits_BTV = model.body.embed.attend(x_BTD[:, :-1]).astype(jnp.float32)  # the policy's tied output layer
         metrics["lm_loss"] = masked_ce(logits_BTV, tokens_BT[:, 1:], mask_BT[:, 1:])
@@ -258,15 +274,59 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
         return loss, dict(metrics, loss=loss, accuracy=jnp.mean((logit_B > 0) == (label_B > 0.5)))
 
     train_step = make_step(loss_fn, tx)
+    pairs = mixed_prompts(train) if cfg.verifier.pairwise_weight > 0 else None
+    if cfg.verifier.hard_negatives:
+        pairs = hardest_wrongs(pairs, scores_of(cfg.verifier.hard_negatives, train))
 
     def update(step: int, params, opt_state):
-        rows = np.random.default_rng([cfg.run.seed, step]).integers(0, len(train["label"]), cfg.data.batch_size)
+        rows = batch_rows(np.random.default_rng([cfg.run.seed, step]), len(train["label"]), cfg.data.batch_size, pairs)
         tokens = train["tokens"][rows]
         batch = mesh.rows((tokens, train["last"][rows], train["label"][rows]))
         params, opt_state, metrics = train_step(params, opt_state, *batch)
         return params, opt_state, dict(metrics, tokens=tokens.size)
 
     return update
+
+
+def batch_rows(rng, n_rows: int, batch_size: int, pairs=None) -> np.ndarray:
+    """Training rows of one batch: uniform, or with `pairs` (mixed_prompts) batch_size / 2 prompts, one right
+    and one wrong sample of each, the rights first and the wrongs in the same order."""
+    if pairs is None:
+        return rng.integers(0, n_rows, batch_size)
+    chosen = [pairs[i] for i in rng.integers(0, len(pairs), batch_size // 2)]
+    return np.array([rng.choice(right) for right, _ in chosen] + [rng.choice(wrong) for _, wrong in chosen])
+
+
+def mixed_prompts(rows: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(right rows, wrong rows) of each training prompt that has both: what the pairwise loss draws from."""
+    pairs = []
+    for p in np.unique(rows["prompt"]):
+        right, wrong = (np.flatnonzero((rows["prompt"] == p) & ((rows["label"] > 0.5) == y)) for y in (True, False))
+        if len(right) and len(wrong):
+            pairs.append((right, wrong))
+    if not pairs:
+        raise UserError("verifier.pairwise_weight > 0, but no training prompt has both a right and a wrong sample; "
+                        "raise verifier.samples_per_prompt or set verifier.pairwise_weight = 0")
+    return pairs
+
+
+HARD_TOP = 2  # wrong samples per prompt a hard-negative round keeps: the ones a trained verifier ranks highest
+
+
+def hardest_wrongs(pairs: list, scores: np.ndarray, top: int = HARD_TOP) -> list:
+    """`pairs` (mixed_prompts) with each prompt's wrong rows cut to the `top` highest-scored: the wrong samples
+    that fool a verifier are the ones reranking picks, so a second round trains on those (hard negatives)."""
+    return [(right, wrong[np.argsort(-scores[wrong], kind="stable")[:top]]) for right, wrong in pairs]
+
+
+def scores_of(run_dir: str, rows: dict) -> np.ndarray:
+    """P(correct) of every row by the verifier trained in run_dir."""
+    from .runs import load_run  # runs.py imports this module
+
+    cfg, graphdef, params = load_run(run_dir)
+    if cfg.run.stage != "verifier":
+        raise UserError(f"verifier.hard_negatives={run_dir} is a {cfg.run.stage} run, not a verifier run")
+    return probabilities(graphdef, params, rows["tokens"], rows["last"])
 
 
 def evaluate_verifier(graphdef, params, cfg, data: dict, n: int, log=print) -> dict:

@@ -14,8 +14,9 @@ from minireason.runs import load_run
 from minireason.sft import make_optimizer
 from minireason.evaluate import TOP_M, ladder, rerank, top_vote, vote
 from minireason.tokenizer import prompt_ids
-from minireason.verifier import (Verifier, auc, completion_mask, make_verifier_update, pad_right, probabilities,
-                                 sample_ids, token_bce, within_prompt_auc)
+from minireason.verifier import (Verifier, auc, batch_rows, check_config, completion_mask, hardest_wrongs,
+                                 make_verifier_update, mixed_prompts, pad_right, probabilities, sample_ids, token_bce,
+                                 verifier_loss, within_prompt_auc)
 
 
 def brute_force_auc(scores, labels):
@@ -160,3 +161,40 @@ def test_old_verifier_runs_without_the_new_keys_still_load(tiny_verifier, tmp_pa
     _, _, new = load_run(tiny_verifier[0])
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(new)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_pairwise_batches_pair_a_right_and_a_wrong_sample_of_one_prompt():
+    label = np.array([1, 0, 0, 1, 1, 1, 0, 0, 1, 0], np.float32)
+    prompt = np.array([0, 0, 0, 1, 1, 2, 2, 3, 3, 4])  # prompt 1 all right, prompt 4 all wrong: never drawn
+    pairs = mixed_prompts(dict(label=label, prompt=prompt))
+    assert len(pairs) == 3
+    rows = batch_rows(np.random.default_rng(0), len(label), 64, pairs)
+    right, wrong = rows[:32], rows[32:]
+    assert (label[right] == 1).all() and (label[wrong] == 0).all()
+    assert (prompt[right] == prompt[wrong]).all() and set(prompt[rows]) == {0, 2, 3}
+    with pytest.raises(Exception, match="pairwise_weight"):
+        mixed_prompts(dict(label=label[3:5], prompt=prompt[3:5]))
+
+
+def test_pairwise_loss_is_bradley_terry_on_the_pairs_scores():
+    cfg = config_lib.load(None, ["verifier.pairwise_weight=1.0", "verifier.head=last"])
+    rng = np.random.default_rng(0)
+    graphdef, params = nnx.split(Verifier(TINY_MODEL, nnx.Rngs(0)))
+    params = jax.tree.map(lambda x: x + 0.1 * rng.standard_normal(x.shape).astype(x.dtype), params)  # head not 0
+    tokens = rng.integers(50, 90, (8, 12)).astype(np.int32)
+    last, label = np.full(8, 11, np.int32), np.array([1, 1, 1, 1, 0, 0, 0, 0], np.float32)
+    loss, (logit, metrics) = verifier_loss(graphdef, params, cfg.verifier, tokens, last, label)
+    s = np.asarray(logit, np.float64)
+    expected = np.mean(np.log1p(np.exp(-(s[:4] - s[4:]))))
+    assert float(metrics["pair_loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(loss) == pytest.approx(float(metrics["value_loss"]) + expected, rel=1e-5)
+
+
+def test_hard_negatives_keep_the_wrong_samples_a_verifier_ranks_highest():
+    label = np.array([1, 0, 0, 0, 1, 0], np.float32)
+    prompt = np.array([0, 0, 0, 0, 1, 1])
+    scores = np.array([0.9, 0.2, 0.8, 0.5, 0.3, 0.1])
+    pairs = hardest_wrongs(mixed_prompts(dict(label=label, prompt=prompt)), scores, top=2)
+    assert [(list(r), list(w)) for r, w in pairs] == [([0], [2, 3]), ([4], [5])]
+    with pytest.raises(ValueError, match="pairwise_weight"):
+        check_config(config_lib.load(None, ["run.stage=verifier", "verifier.policy=x", "verifier.hard_negatives=v"]))
