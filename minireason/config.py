@@ -122,6 +122,9 @@ class VerifierConfig:
     # x a within-prompt pairwise loss: batches become pairs (a right and a wrong sample of one training prompt)
     # and -log sigmoid(score_right - score_wrong) is added; it trains exactly what reranking one prompt needs.
     pairwise_weight: float = 0.0
+    # The share of each such batch that is pairs; the rest are rows drawn uniformly, so that the cross-entropy
+    # also sees the prompts whose samples are all right or all wrong (pairs only come from mixed prompts).
+    pair_share: float = 1.0
     # A trained verifier run (one round of hard-negative mining): with pairwise_weight > 0, each pair's wrong
     # sample is one of the HARD_TOP wrong samples of its prompt that this verifier scores highest.
     hard_negatives: str = ""

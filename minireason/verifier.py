@@ -14,9 +14,11 @@ What it learns (`verifier.head`):
   signals per sample, and a head that must judge the reasoning as it goes, not only the answer.
 With `verifier.lm_weight` > 0 the next-token loss on the sample's completion is added (Cobbe et
 al. keep it: the body stays a language model of the policy's samples). With
-`verifier.pairwise_weight` > 0 every batch is pairs, a right and a wrong sample of one training
-prompt, and a Bradley-Terry loss -log sigmoid(s_right - s_wrong) on the two scores is added: the
-cross-entropy alone also learns which prompts are easy, which does not help to rank one prompt's samples.
+`verifier.pairwise_weight` > 0 every batch is pairs (or `verifier.pair_share` of it), a right and a
+wrong sample of one training prompt, and a Bradley-Terry loss -log sigmoid(s_right - s_wrong) on
+the two scores is added: the cross-entropy alone also learns which prompts are easy, which does
+not help to rank one prompt's samples. Pairs come only from prompts with both kinds of sample, so
+where most prompts are all right or all wrong, `pair_share` < 1 keeps uniform rows in the batch.
 `verifier.hard_negatives` names a verifier already trained: its highest-scored wrong samples of each
 prompt become the only wrong side of the pairs (one round of hard-negative mining).
 Both score a sample by the prediction at `<eos>`: only there has the head read the whole answer,
@@ -177,9 +179,9 @@ def check_config(cfg) -> None:
     if v.hard_negatives and v.pairwise_weight <= 0:
         raise ValueError("verifier.hard_negatives picks the wrong sample of each pair: "
                          "it needs verifier.pairwise_weight > 0")
-    if v.pairwise_weight > 0 and cfg.data.batch_size % 2:
-        raise ValueError(f"verifier.pairwise_weight > 0 needs an even data.batch_size (pairs), "
-                         f"got {cfg.data.batch_size}")
+    if v.pairwise_weight > 0 and (n_pairs(cfg.data.batch_size, v.pair_share) < 1 or not 0 < v.pair_share <= 1):
+        raise ValueError(f"verifier.pairwise_weight > 0 needs 0 < verifier.pair_share <= 1 and room for a pair in "
+                         f"data.batch_size, got {v.pair_share} and {cfg.data.batch_size}")
 
 
 def collect(cfg, path, load_policy, log=print) -> dict:
@@ -254,8 +256,9 @@ def verifier_loss(graphdef, params, v: VerifierConfig, tokens_BT, last_B, label_
         value_loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logit_B, label_B))
     metrics = dict(value_loss=value_loss)
     loss = value_loss
-    if v.pairwise_weight > 0:  # the batch is [right samples; wrong samples of the same prompts, in the same order]
-        right_P, wrong_P = jnp.split(logit_B, 2)
+    if v.pairwise_weight > 0:  # the batch is [rights; wrongs of the same prompts, in the same order; any rows]
+        n = n_pairs(len(logit_B), v.pair_share)
+        right_P, wrong_P = logit_B[:n], logit_B[n:2 * n]
         metrics["pair_loss"] = jnp.mean(jax.nn.softplus(wrong_P - right_P))  # -log sigmoid(right - wrong)
         loss = loss + v.pairwise_weight * metrics["pair_loss"]
     if v.lm_weight > 0:  # predict each completion token from those before it (the prompt is not a target)
@@ -279,7 +282,8 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
         pairs = hardest_wrongs(pairs, scores_of(cfg.verifier.hard_negatives, train))
 
     def update(step: int, params, opt_state):
-        rows = batch_rows(np.random.default_rng([cfg.run.seed, step]), len(train["label"]), cfg.data.batch_size, pairs)
+        rows = batch_rows(np.random.default_rng([cfg.run.seed, step]), len(train["label"]), cfg.data.batch_size, pairs,
+                          cfg.verifier.pair_share)
         tokens = train["tokens"][rows]
         batch = mesh.rows((tokens, train["last"][rows], train["label"][rows]))
         params, opt_state, metrics = train_step(params, opt_state, *batch)
@@ -288,13 +292,20 @@ def make_verifier_update(graphdef, tx: optax.GradientTransformation, cfg, data: 
     return update
 
 
-def batch_rows(rng, n_rows: int, batch_size: int, pairs=None) -> np.ndarray:
-    """Training rows of one batch: uniform, or with `pairs` (mixed_prompts) batch_size / 2 prompts, one right
-    and one wrong sample of each, the rights first and the wrongs in the same order."""
+def n_pairs(batch_size: int, pair_share: float) -> int:
+    """How many (right, wrong) pairs a batch of the pairwise loss holds."""
+    return int(batch_size * pair_share) // 2
+
+
+def batch_rows(rng, n_rows: int, batch_size: int, pairs=None, pair_share: float = 1.0) -> np.ndarray:
+    """Training rows of one batch: uniform, or with `pairs` (mixed_prompts) n_pairs prompts, one right and one
+    wrong sample of each, the rights first, the wrongs in the same order, then uniform rows to fill the batch."""
     if pairs is None:
         return rng.integers(0, n_rows, batch_size)
-    chosen = [pairs[i] for i in rng.integers(0, len(pairs), batch_size // 2)]
-    return np.array([rng.choice(right) for right, _ in chosen] + [rng.choice(wrong) for _, wrong in chosen])
+    n = n_pairs(batch_size, pair_share)
+    chosen = [pairs[i] for i in rng.integers(0, len(pairs), n)]
+    return np.concatenate([[rng.choice(right) for right, _ in chosen], [rng.choice(wrong) for _, wrong in chosen],
+                           rng.integers(0, n_rows, batch_size - 2 * n)]).astype(np.int64)
 
 
 def mixed_prompts(rows: dict) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -174,6 +174,8 @@ def test_pairwise_batches_pair_a_right_and_a_wrong_sample_of_one_prompt():
     assert (prompt[right] == prompt[wrong]).all() and set(prompt[rows]) == {0, 2, 3}
     with pytest.raises(Exception, match="pairwise_weight"):
         mixed_prompts(dict(label=label[3:5], prompt=prompt[3:5]))
+    rows = batch_rows(np.random.default_rng(0), len(label), 64, pairs, pair_share=0.5)  # 16 pairs, 32 any rows
+    assert (label[rows[:16]] == 1).all() and (label[rows[16:32]] == 0).all() and 1 in set(prompt[rows[32:]])
 
 
 def test_pairwise_loss_is_bradley_terry_on_the_pairs_scores():
