@@ -285,7 +285,7 @@ plt.show()
 # right there is nothing left to learn.)
 
 # %%
-SFT_STEPS = 300 if FAST else 1000  # fast mode: a weaker policy (~18% greedy instead of ~55%)
+SFT_STEPS = 300 if FAST else 1000  # fast mode: a weaker policy (9-18% greedy, by CPU, instead of ~55%)
 MODEL = """
 [model]
 d_model = 64
@@ -475,12 +475,14 @@ k = 3 if FAST else 5
 early, late = slice(0, k), slice(-k, None)
 print(f"first {k} steps: loose {np.mean(hacked_reward[early]):.2f}, true {np.mean(true_accuracy[early]):.2f}; "
       f"last {k}: loose {np.mean(hacked_reward[late]):.2f}, true {np.mean(true_accuracy[late]):.2f}")
-# Fast mode: 8 steps from a weaker policy (true accuracy starts lower), so the fall has less room.
+# Fast mode: 8 steps from a weaker policy (true accuracy starts lower), so the fall has less room;
+# its held-out start (9-18% greedy, by CPU) leaves room only for a relative fall.
 fall = 0.05 if FAST else 0.2
+held_fall = before["accuracy"] / 4 if FAST else 0.2
 assert np.mean(hacked_reward[late]) >= np.mean(hacked_reward[early]), "the loose reward should not fall"
 assert np.mean(true_accuracy[late]) < np.mean(true_accuracy[early]) - fall, "true accuracy should fall"
 assert np.mean(hacked_reward[late]) > np.mean(true_accuracy[late]) + 0.5, "the loose reward should far exceed the truth"
-assert after["accuracy"] < before["accuracy"] - fall, "held-out accuracy should fall too"
+assert after["accuracy"] < before["accuracy"] - held_fall, "held-out accuracy should fall too"
 
 # %% [markdown]
 # The lesson is the one behind the project's rule that a reward is the task's *strict* scorer:
