@@ -151,7 +151,7 @@ def test_levels_keep_their_cipher_kind_and_lengths(level):
 
 @pytest.mark.parametrize("level", [1, 2])
 def test_shift_levels_draw_the_shifts_people_try(level):
-    keys = [ex.thinking.split(";")[1][-1] for ex in draws(level)]
+    keys = [ex.thinking.split(";")[0][-1] for ex in draws(level)]
     for special in "abdnz":  # shifts 0, 1, 3 (Caesar), 13 (rot13), 25
         assert share(k == special for k in keys) >= 0.04, special
     assert set(keys) == set(LETTERS)
@@ -175,7 +175,7 @@ def test_substitutions_include_atbash():
                  for ex in draws(3)) >= 0.05
 
 
-@pytest.mark.parametrize("level,longest", [(1, 96), (2, 160), (3, 176)])
+@pytest.mark.parametrize("level,longest", [(1, 128), (2, 128)])  # configs/cipher_sft.toml: seq_len 128
 def test_trained_levels_fit_the_config(level, longest):
     assert max(len(render(ex)[0]) for ex in draws(level)) <= longest
 
@@ -184,21 +184,26 @@ def test_trained_levels_fit_the_config(level, longest):
 
 def test_worked_example():
     prompt = "decode: ifmmp=hello; xpsme"
-    assert cipher._trace(*cipher.solve(prompt)) == "ih fe ml ml po;i-h=b;xw po sr ml ed"
-    assert TASKS["cipher"].check_thinking(prompt, "ih fe ml ml po;i-h=b;xw po sr ml ed")
-    for wrong in ["ih fe ml ml po;i-h=b;xw po sr ml ee", "ih fe ml po;i-h=b;xw po sr ml ed",
-                  "ih fe ml ml po;i-h=c;xw po sr ml ed", "ih fe ml ml po;xw po sr ml ed", ""]:
+    assert cipher._trace(*cipher.solve(prompt)) == "i-h=b;xw po sr ml ed"
+    assert TASKS["cipher"].check_thinking(prompt, "i-h=b;xw po sr ml ed")
+    for wrong in ["i-h=b;xw po sr ml ee", "i-h=b;xw po sr ed", "i-h=c;xw po sr ml ed", "xw po sr ml ed",
+                  "ih fe ml ml po;xw po sr ml ed", ""]:
         assert not cipher.check_thinking(prompt, wrong)
-    assert not cipher.check_thinking("decode: qwe rty=abc def; ewz", "")
+    substitution = "decode: qwe rty=abc def; ewz"  # z is not in the example: no one answer
+    assert not cipher.check_thinking(substitution, "")
+    assert cipher._trace(*cipher.solve("decode: qwe rty=abc def; ewq")) == "qa wb ec,rd te yf;ec wb qa"
 
 
 @pytest.mark.parametrize("level", range(1, 6))
-def test_trace_reads_the_example_in_step_then_decodes_the_message(level):
+def test_trace_gives_the_key_or_reads_the_example_in_step_then_decodes_the_message(level):
     for ex in draws(level):
         code, plain, message = parts(ex.prompt)
-        table, key, decoded = ex.thinking.split(";")
-        assert table.replace(",", " ").split(" ") == [a + b for a, b in zip(code.replace(" ", ""), plain.replace(" ", ""))]
-        assert key == f"{code[0]}-{plain[0]}={LETTERS[(ord(code[0]) - ord(plain[0])) % 26]}"
+        head, decoded = ex.thinking.split(";")
+        if is_shift(ex.prompt):
+            assert head == f"{code[0]}-{plain[0]}={LETTERS[(ord(code[0]) - ord(plain[0])) % 26]}"
+        else:
+            pairs = [a + b for a, b in zip(code.replace(" ", ""), plain.replace(" ", ""))]
+            assert head.replace(",", " ").split(" ") == pairs
         assert " ".join("".join(p[1] for p in w.split(" ")) for w in decoded.split(",")) == ex.answer, ex
         assert " ".join("".join(p[0] for p in w.split(" ")) for w in decoded.split(",")) == message, ex
 

@@ -13,22 +13,22 @@ letter moved the same number of places, so it decodes letters the example lacks 
 gives 0 to every answer of a prompt that is neither, or is malformed (mismatched word lengths, a
 letter enciphered two ways, two letters enciphered as one).
 
-Trace: three parts joined by `;`. (1) The example read in step, cipher letter then plain letter,
-pairs separated by spaces and words by `,`. (2) The first pair's distance, the shift key, as a
-letter counted from a=0 (`i-h=b`: one place). (3) The message letter by letter, each cipher
-letter followed by its plain letter, words separated by `,`:
+Trace: two parts joined by `;`. A shift example gives its key, the distance of its first pair as a
+letter counted from a=0 (`i-h=b`: one place), and then the message is decoded letter by letter,
+each cipher letter followed by itself minus the key, words separated by `,`:
 
-    decode: ifmmp=hello; xpsme   thinking `ih fe ml ml po;i-h=b;xw po sr ml ed`   answer `world`
+    decode: ifmmp=hello; xpsme   thinking `i-h=b;xw po sr ml ed`   answer `world`
 
-Why this shape: a small model is good at copying two strings in step (the arithmetic traces read
-two numbers digit by digit the same way) and at lookups that find a letter and copy the one after
-it (an induction head). Part 1 turns the example into such a table; a message letter the table
-holds is looked up. A letter it lacks is computed as cipher letter minus key, one 26x26 table of
-letter subtraction, the same one that found the key. A substitution example always holds the
-message's letters, so there the key goes unused, and no step has to decide which kind of cipher
-it is. The table keeps repeated pairs (`ml ml`): skipping them would make the in-step reading
-skip too, which is harder to learn than three tokens are to spend. Decoded pairs have the table's
-shape, so a repeated message letter can also be looked up in the pairs decoded before it.
+A substitution example is instead read in step, cipher letter then plain letter, pairs separated by
+spaces and words by `,` (`ih fe ml ml po`), and each message letter is looked up in that table.
+
+Why this shape: every step is small and local. The key needs only the two first letters (found by
+what precedes them: `: ` and `=`) and one 26x26 table of letter subtraction; a decoded letter is the
+letter just written minus the key, the same table. A small model learns that table quickly, while
+reading two strings in step (the substitution table) takes it longer: with 3 layers of width 128 and
+1,500 steps, shifts reach 96% at level 2 and substitutions alone 82% at level 3 (docs/results.md).
+The trace is a function of the prompt (the scorer's solver says which kind an example is), so a
+model trained on one kind never has to decide; one trained on both would have to see it first.
 
 Levels (cipher kind, example, message; letters not counting spaces):
 1 shift, example one word <= 6 letters, message one word <= 6 letters;
@@ -140,8 +140,10 @@ def _trace(cipher: str, plain: str, message: str, decoded: str) -> str:
     def pairs(a: str, b: str) -> str:
         return ",".join(" ".join(x + y for x, y in zip(u, v)) for u, v in zip(a.split(" "), b.split(" ")))
 
-    key = LETTERS[(ord(cipher[0]) - ord(plain[0])) % 26]
-    return f"{pairs(cipher, plain)};{cipher[0]}-{plain[0]}={key};{pairs(message, decoded)}"
+    shifts = {(ord(c) - ord(p)) % 26 for c, p in zip(cipher, plain) if c != " "}
+    if len(shifts) == 1:  # a shift: the key, then every message letter minus the key
+        return f"{cipher[0]}-{plain[0]}={LETTERS[shifts.pop()]};{pairs(message, decoded)}"
+    return f"{pairs(cipher, plain)};{pairs(message, decoded)}"  # a substitution: the table, then lookups
 
 
 # --- scoring ------------------------------------------------------------------------------------
