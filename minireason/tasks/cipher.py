@@ -136,13 +136,19 @@ def generate(rng: random.Random, level: int) -> Example:
     return Example(prompt, _trace(*PROMPT.fullmatch(prompt).groups(), message), message)
 
 
+def _shift(cipher: str, plain: str) -> int | None:
+    """The key when every letter of the example moved the same number of places; None for a substitution."""
+    shifts = {(ord(c) - ord(p)) % 26 for c, p in zip(cipher, plain) if c != " "}
+    return shifts.pop() if len(shifts) == 1 else None
+
+
 def _trace(cipher: str, plain: str, message: str, decoded: str) -> str:
     def pairs(a: str, b: str) -> str:
         return ",".join(" ".join(x + y for x, y in zip(u, v)) for u, v in zip(a.split(" "), b.split(" ")))
 
-    shifts = {(ord(c) - ord(p)) % 26 for c, p in zip(cipher, plain) if c != " "}
-    if len(shifts) == 1:  # a shift: the key, then every message letter minus the key
-        return f"{cipher[0]}-{plain[0]}={LETTERS[shifts.pop()]};{pairs(message, decoded)}"
+    k = _shift(cipher, plain)
+    if k is not None:  # a shift: the key, then every message letter minus the key
+        return f"{cipher[0]}-{plain[0]}={LETTERS[k]};{pairs(message, decoded)}"
     return f"{pairs(cipher, plain)};{pairs(message, decoded)}"  # a substitution: the table, then lookups
 
 
@@ -162,9 +168,8 @@ def solve(prompt: str) -> tuple[str, str, str, str] | None:
             return None  # one cipher letter, two plain letters
     if len(set(table.values())) != len(table):
         return None  # two cipher letters, one plain letter: not a cipher one can decode
-    shifts = {(ord(c) - ord(p)) % 26 for c, p in table.items()}
-    if len(shifts) == 1:  # a shift cipher decodes every letter, in the example or not
-        k = shifts.pop()
+    k = _shift(cipher, plain)
+    if k is not None:  # a shift cipher decodes every letter, in the example or not
         table = {c: LETTERS[(i - k) % 26] for i, c in enumerate(LETTERS)}
     table[" "] = " "
     if not set(message) <= table.keys():
