@@ -13,6 +13,7 @@ import random
 import re
 import string
 import time
+import zlib
 from decimal import Decimal
 from fractions import Fraction
 
@@ -175,6 +176,17 @@ def test_heldout_split_never_overlaps(name, level):
     task = TASKS[name]
     assert all(task.is_heldout(p) for p in held)
     assert not any(task.is_heldout(p) for p in train)
+
+
+def test_zero_plus_zero_is_trained_not_held_out():
+    # Its hash puts `0+0=` in the held-out bucket; it is the only sum 0, so training keeps it.
+    add = TASKS["add"]
+    assert zlib.crc32(b"0+0=") % 10 == 0 and not add.is_heldout("0+0=")
+    rng = random.Random(3)
+    train = [draw(add, rng, 1, heldout=False).prompt for _ in range(2000)]
+    held = {draw(add, rng, 1, heldout=True).prompt for _ in range(300)}
+    assert train.count("0+0=") >= 10 and "0+0=" not in held
+    assert len(held) == 15  # the other held-out prompts of level 1
 
 
 def test_training_buckets_narrow_the_training_side():

@@ -107,13 +107,17 @@ print("every generated answer passes its scorer; every changed one fails")
 # To measure whether a model *generalises*, we evaluate it on problems it never trained on. A
 # stable hash of the problem puts every prompt in one of ten buckets; bucket 0 is held out.
 # The hash is over the *problem*, not its spelling: `5+3=` and `3+5=` are one problem, so a
-# model that trained on one is not credited with "generalising" to the other.
+# model that trained on one is not credited with "generalising" to the other. One exception,
+# `Task.trained`: `0+0=` hashes to bucket 0 but stays in training. It is the only addition whose
+# answer is `0`; held out, a model never sees an answer start with 0 and writes `00` after working
+# the column right. A held-out set should test what training could have taught.
 
 # %%
 print(inspect.getsource(base.Task.bucket))
 add = get_task("add")
 print("bucket of 5+3= and 3+5=:", add.bucket("5+3="), add.bucket("3+5="))
 assert add.bucket("5+3=") == add.bucket("3+5="), "one problem, one bucket"
+assert "0+0=" in add.trained and not add.is_heldout("0+0="), "the only sum 0 is trained"
 
 rng = random.Random(2)
 prompts = [add.generate(rng, 3).prompt for _ in range(5000)]

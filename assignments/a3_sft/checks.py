@@ -65,12 +65,12 @@ _steps = {}
 
 def _student_step(mod):
     """The student's train step, made once per graded module (its compilation is the slow part)."""
-    if id(mod) not in _steps:
+    if mod not in _steps:  # keyed by the module itself: an id() can be reused once a module is freed
         graphdef, _, tx, _, _ = _setup()
         step = mod.make_train_step(graphdef, tx)
         require(callable(step), f"make_train_step must return a function; got {step!r}")
-        _steps[id(mod)] = step
-    return _steps[id(mod)]
+        _steps[mod] = step
+    return _steps[mod]
 
 
 def _batch(seed):

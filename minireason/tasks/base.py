@@ -11,6 +11,8 @@ buckets; bucket 0 is held out. Spellings of one problem share a bucket (`Task.pr
 problem is never counted as held-out. Training draws skip bucket 0 and evaluation draws only it,
 so the two sets never overlap, whatever the seeds. A config can narrow training further to a range of the other
 buckets (`data.train_buckets`), e.g. to give SFT and RL different prompts of a small task.
+A task may name problems that are never held out (`Task.trained`): ones no other problem can teach,
+such as `0+0=`, the only addition whose answer is 0 (held out, a model never learns to answer `0`).
 """
 
 import random
@@ -46,10 +48,13 @@ class Task:
     # Optional: heldout(level, n) -> up to n held-out examples, a fixed set. A dataset file has one (its
     # own held-out lines, in file order); without it, held-out examples are drawn from `generate`.
     heldout: Callable[[int, int], list[Example]] | None = None
+    # Problem keys never held out (their hash bucket 0 becomes 1): nothing else teaches their answer.
+    trained: frozenset[str] = frozenset()
 
     def bucket(self, prompt: str) -> int:
         key = prompt if self.problem is None else self.problem(prompt)
-        return zlib.crc32(key.encode()) % HELDOUT_BUCKETS
+        b = zlib.crc32(key.encode()) % HELDOUT_BUCKETS
+        return 1 if b == 0 and key in self.trained else b
 
     def is_heldout(self, prompt: str) -> bool:
         return self.bucket(prompt) == 0
