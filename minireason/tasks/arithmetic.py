@@ -25,7 +25,7 @@ so `7*38` is as common as `38*7` and as 2-digit times 2-digit. About one draw in
 edge case people try first: an operand 0 or 1 (on either side), or two equal operands.
 `5+3=` and `3+5=` are one problem for the held-out split (so are `5*3=` and `3*5=`);
 `5-3=` and `3-5=` are two. `0+0=` is never held out: it is the only addition whose answer is 0,
-and a model that never saw an answer start with 0 answers it `00` even when its columns are right.
+and a model that never saw an answer start with 0 answers it `0,0` or `00` after right columns.
 """
 
 import random
