@@ -23,7 +23,7 @@ from .cli_eval import cmd_eval, print_cost, temperature
 from .errors import UserError
 from .runs import load_policy
 from .sampler import SampleConfig, generate
-from .tasks import TASKS
+from .tasks import TASKS, training_examples
 from .tasks.dataset import check_text, read_jsonl
 from .tokenizer import render
 
@@ -93,9 +93,23 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _unseen(prompt: str, cfg) -> tuple[str, str]:
+    """Characters of `prompt` that none of 500 training prompts of the model's tasks has, and one such prompt."""
+    try:
+        exs = training_examples(cfg.data.tasks, cfg.data.levels, random.Random(0), 500)
+    except (UserError, ValueError, OSError):  # a dataset file that moved: nothing to compare with
+        return "", ""
+    seen = set().union(*(ex.prompt for _, ex in exs))
+    return "".join(sorted(set(prompt) - seen)), exs[0][1].prompt
+
+
 def cmd_sample(args) -> int:
     check_text(args.prompt, "prompt")
     cfg, graphdef, params = load_policy(args.checkpoint, "--checkpoint")
+    unseen, like = _unseen(args.prompt, cfg)
+    if unseen:  # `x + 5 = 3` to a model that only saw `x+5=3`: say why the answer may be nonsense
+        print(f"note: the model's training prompts never hold {unseen!r} (they look like {like!r}); "
+              "write the prompt that way for a meaningful answer", file=sys.stderr)
     outs = generate(graphdef, params, [args.prompt] * args.samples, _sample_cfg(args, cfg), jax.random.key(args.seed))
     for o in outs:
         print(f"prompt:   {args.prompt}")

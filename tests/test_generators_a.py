@@ -222,6 +222,7 @@ def test_count_draws_repeated_letter_words_and_one_letter_words(level):
     words = [word_and_letter(ex.prompt)[0] for ex in draws("count", level)]
     assert share(has_repeats(w) for w in words) >= 0.35
     assert share(w in ("a", "i") for w in words) >= OFTEN
+    assert share(len(w) > 1 and len(set(w)) == 1 for w in words) >= OFTEN  # `sss`, `zzzzzz`
     assert max(map(len, words)) == count_task.MAX_WORD[level]
 
 

@@ -44,6 +44,7 @@ def test_equation_writes_every_form(level):
     assert share(exs, lambda ex: re.fullmatch(r"-?\d*x", x_side(ex.prompt))) >= 0.02  # `3x=12`
     assert share(exs, lambda ex: "0" in ex.prompt.split("=")) >= 0.01  # `x+5=0`
     assert share(exs, lambda ex: x_side(ex.prompt) == "x") >= 0.005  # `x=7`, `7=x`
+    assert share(exs, lambda ex: re.search(r"(^|=)0[-+]|[-+]0($|=)", ex.prompt)) >= 0.01  # `x+0=7`, `0-3x=6`
     assert share(exs, lambda ex: re.search(r"(^|[-+=])x", ex.prompt)) >= 0.05  # coefficient 1 or -1 as `x`, `-x`
 
 
@@ -63,6 +64,14 @@ def test_equation_hand_written_forms_are_drawn_and_solved(form):  # `5+x=8`, `8=
     assert found
     assert all(equation.score(ex.prompt, ex.answer) == 1.0 for ex in found)
     assert all(ex.thinking.split(",")[-1] == f"x={ex.answer}" for ex in found)
+
+
+def test_equation_written_zero_is_dropped_first():
+    zeros = [ex for ex in drawn("equation", 2) if re.search(r"(^|=)0[-+]|[-+]0($|=)", ex.prompt)]
+    assert {"+0", "-0"} <= {z for ex in zeros for z in re.findall(r"[-+]0(?=$|=)", ex.prompt)}
+    for ex in zeros:  # `0-3x=6` thinking `-3x=6,...`: the same equation with the 0 gone
+        first = ex.thinking.split(",")[0]
+        assert "0" not in re.sub(r"=-?\d+$", "", first) and equation.solve(first) == int(ex.answer), ex
 
 
 def test_equation_x_alone_is_restated():
@@ -159,6 +168,14 @@ def test_logic_parenthesised_negations_are_drawn(level):
     assert share(exs, lambda ex: re.search(r"\(![TF]\)", ex.prompt)) >= 0.02
     if level == 1:  # `!(!T)` spelled the way people spell it
         assert share(exs, lambda ex: re.fullmatch(r"!\(![TF]\)", ex.prompt)) >= 0.005
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_logic_parenthesised_literals_are_drawn(level):  # `(T)|F`, `!(F)`: redundant, and people write them
+    exs = drawn("logic", level)
+    assert share(exs, lambda ex: re.search(r"\([TF]\)", ex.prompt)) >= 0.02
+    if level == 1:
+        assert {"(T)", "(F)", "!(T)", "!(F)"} <= {ex.prompt for ex in exs}
 
 
 class Heads:

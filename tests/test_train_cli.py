@@ -88,7 +88,11 @@ def test_generate_sample_eval(run_dir, tmp_path, capsys):
     assert len(rows[0]["thinking_tokens"]) == 3
 
     assert cli.main(["sample", "--checkpoint", str(run_dir), "1+2="]) == 0
-    assert "thinking:" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "thinking:" in out.out and "note:" not in out.err
+    assert cli.main(["sample", "--checkpoint", str(run_dir), "1 + 2 ="]) == 0  # spaces its add prompts never have
+    out = capsys.readouterr()
+    assert "never hold ' '" in out.err and "thinking:" in out.out
     assert cli.main(["eval", "--checkpoint", str(run_dir), "--task", "add", "--n", "8"]) == 0
     result = json.loads((run_dir / "eval_add_level1.json").read_text())
     assert 0.0 <= result["accuracy"] <= 1.0

@@ -7,6 +7,7 @@ with small grids and random draws written the way people write: short numbers, a
 trailing zeros, repeated letters. Every prompt stays inside what the task's shipped SFT config
 claims (its highest trained level), so a model is scored only on problems it says it can do.
 `minireason eval --checkpoint runs/TASK_sft --task TASK --prompts docs/typed/TASK.txt` scores one.
+cipher_sub.txt holds substitution ciphers (cipher level 3), for a model trained on them (docs/results.md).
 """
 
 import random
@@ -72,6 +73,7 @@ while len(count) < 150:
     w = rng.choice(words)
     letter = rng.choice(w) if rng.random() < 0.8 else rng.choice("abcdefghijklmnopqrstuvwxyz")
     count.append(f"count {letter} in {w}")
+count += ["count s in sss", "count c in cc", "count e in eee", "count x in xxx", "count z in zzzzzz", "count b in aaa"]
 
 logic = ["T", "F", "!T", "!F", "!!T", "T&F", "T|F", "T^T", "F^T", "F|F", "T&T", "!(T&F)", "T&!F", "(T|F)&F",
          "T|F&F", "!T|T", "F^T^T", "(T&T)|(F&T)", "!(!T)", "T&(F|!T)", "!(T|F)&T", "(F|F)^(T&T)", "T^F|F",
@@ -93,6 +95,7 @@ while len(logic) < 120:
         e = e[1:-1]
     if evaluate(e) is not None and len(e) <= 40:
         logic.append(e)
+logic += ["(T)", "(F)", "((F))", "!(T)", "!(F)", "(T)|(F)", "T&(F)", "(F)^T"]  # a literal in parentheses
 
 equation = ["x+5=3", "x-3=4", "5=x+2", "2x=6", "3x+5=20", "-x=4", "2x-4=0", "10-x=3", "7-2x=-3", "20=3x+5",
             "4x=-12", "-3x+9=0", "x+20=10", "5x-25=0", "x-1=0", "x+1=1", "9=x", "2x+1=7", "-x+4=1", "6=2x", "0=x-8", "3x=0", "x+10=-10", "-2x=-8", "8-x=8", "1+x=1", "x-7=-7"]
@@ -108,6 +111,7 @@ while len(equation) < 200:
     c = a * x + b
     left = rng.choice([f"{term(a)}{'+' if b >= 0 else ''}{b}", f"{b}{'+' if a > 0 else ''}{term(a)}"]) if b else term(a)
     equation.append(f"{left}={c}" if rng.random() < 0.7 else f"{c}={left}")
+equation += ["x+0=5", "x-0=3", "0+x=0", "3x+0=12", "0-x=4", "2x-0=-8", "7=0+x", "0=x+0"]  # a constant 0 written out
 
 countdown = ["make 24 from 2 5 7", "make 10 from 2 3 5", "make 24 from 4 6 1", "make 12 from 3 4 1",
              "make 15 from 5 3 1", "make 7 from 2 3 2", "make 24 from 8 3 1", "make 20 from 10 2 1", "make 9 from 3 3 3",
@@ -142,8 +146,9 @@ atbash = LETTERS[::-1]
 substitutions = [("hello world", "low"), ("the cat", "hat"), ("sun and moon", "moss"), ("secret code", "deer"),
                  ("good luck", "dog"), ("big red car", "crab"), ("apple pie", "pale"), ("my cat is", "city"),
                  ("sea and sky", "snake"), ("hot tea", "toe"), ("fish and chips", "dish"), ("one two", "note")]
-cipher += [f"decode: {enciphered(e, key)}={e}; {enciphered(m, key)}"
-           for i, (e, m) in enumerate(substitutions) for key in [atbash if i % 4 == 0 else "".join(rng.sample(LETTERS, 26))]]
+# substitutions are level 3, past the shipped shift recipe: their own set, for a model trained on level 3
+cipher_sub = [f"decode: {enciphered(e, key)}={e}; {enciphered(m, key)}"
+              for i, (e, m) in enumerate(substitutions) for key in [atbash if i % 4 == 0 else "".join(rng.sample(LETTERS, 26))]]
 while len(cipher) < 50:  # a shift, one or two words of example, one to three words to decode
     k = rng.randrange(26)
     e = " ".join(rng.sample([w for w in words if len(w) <= 5], rng.choice([1, 1, 2])))
@@ -152,7 +157,7 @@ while len(cipher) < 50:  # a shift, one or two words of example, one to three wo
         cipher.append(f"decode: {enciphered(e, shifted(k))}={e}; {enciphered(m, shifted(k))}")
 
 for name, prompts in dict(add=add, sub=sub, mul=mul, compare=compare, count=count, logic=logic, equation=equation,
-                          countdown=countdown, cipher=cipher).items():
+                          countdown=countdown, cipher=cipher, cipher_sub=cipher_sub).items():
     unique = list(dict.fromkeys(prompts))
     (HERE / f"{name}.txt").write_text("\n".join(unique) + "\n")
     print(f"{name}: {len(unique)} prompts")

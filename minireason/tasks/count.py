@@ -13,10 +13,11 @@ random lowercase strings up to 14 letters and level 5 random strings up to 20. W
 words.txt, a hand-written list of a few thousand English words.
 
 Draws lean towards what people ask about: three words in ten come from the words with a doubled
-letter or a letter three or more times (mississippi, bookkeeper, banana), and one in thirty is a
-one-letter word (`count a in a`). Four times in five the letter is one of the word's own, a
-third of those times its most frequent one (`count s in mississippi`); otherwise it is a letter
-the word lacks (answer `0`). Each prompt is its own problem for the held-out split.
+letter or a letter three or more times (mississippi, bookkeeper, banana), one in thirty is a
+one-letter word (`count a in a`) and one in thirty a letter over and over (`count s in sss`).
+Four times in five the letter is one of the word's own, a third of those times its most frequent
+one (`count s in mississippi`); otherwise it is a letter the word lacks (answer `0`). Each prompt
+is its own problem for the held-out split.
 """
 
 import random
@@ -35,6 +36,8 @@ MAX_RANDOM = {4: 14, 5: 20}  # levels that also use random strings, and their lo
 def _word(rng: random.Random, level: int) -> str:
     if rng.random() < 1 / 30:
         return rng.choice("ai")  # the English words of one letter
+    if rng.random() < 1 / 30:  # one letter over and over: `sss`, `zzzzzz`
+        return rng.choice(string.ascii_lowercase) * rng.randint(2, MAX_WORD.get(level, MAX_RANDOM.get(level, 0)))
     if level in MAX_RANDOM and (level not in MAX_WORD or rng.random() < 0.5):
         return "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, MAX_RANDOM[level])))
     words = REPEATS if rng.random() < 0.3 else WORDS

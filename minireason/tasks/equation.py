@@ -28,7 +28,8 @@ Levels (coefficient a, solution x, constants):
     3: a in +-1..9,  x in -20..20,   constants up to +-200
     4: a in +-1..20, x in -100..100, constants up to +-1000
 Every level writes every form: constant first or last, x on either side, `x`/`-x` for a = +-1,
-constant 0 (`3x=12`), right side 0 (`x+5=0`) and, rarely, `x` alone (`x=7`; the trace restates it).
+constant 0 left out (`3x=12`) or written (`3x+0=12`, `0-x=4`; the trace first restates it without the 0),
+right side 0 (`x+5=0`) and, rarely, `x` alone (`x=7`; the trace restates it).
 Numbers are drawn digit count first, then value and sign, so `x+5=3` is as common as `x+150=130`.
 The scorer solves any equation `... = ...` whose sides are sums of terms like `7`, `x`, `-2x`.
 """
@@ -85,31 +86,34 @@ def _signed_draw(rng: random.Random, limit: int) -> int:
 
 def generate(rng: random.Random, level: int) -> Example:
     a_max, x_max, c_max = RANGES[level]
-    lone = rng.random() < 0.02  # `x=7`: nothing to do but read it off
+    form = rng.random()
+    lone = form < 0.02  # `x=7`: nothing to do but read it off
+    zero = 0.02 <= form < 0.05  # `x+0=7`, `0-3x=6`: a constant 0 written out
     while True:
         a = 1 if lone else rng.choice([s * m for m in range(1, a_max + 1) for s in (1, -1)])
         x = _signed_draw(rng, x_max)
-        if lone:
+        if lone or zero:
             b = 0
         elif rng.random() < 0.5:  # draw one constant, derive the other, so either side can be short
             b = _signed_draw(rng, c_max)
         else:
             b = _signed_draw(rng, c_max) - a * x
         c = a * x + b
-        if abs(b) <= c_max and abs(c) <= c_max and (lone or a != 1 or b != 0):
+        if abs(b) <= c_max and abs(c) <= c_max and (lone or zero or a != 1 or b != 0):
             break
-    if b == 0:
+    if b == 0 and not zero:
         side = _x_term(a)
     elif rng.random() < 0.5:  # constant first: `7-2x`
         side = f"{b}{'+' if a > 0 else ''}{_x_term(a)}"
     else:
-        side = f"{_x_term(a)}{_signed(b)}"
+        side = _x_term(a) + (rng.choice(("+0", "-0")) if zero else _signed(b))
     prompt = f"{c}={side}" if rng.random() < 0.5 else f"{side}={c}"
 
-    steps = [] if b == 0 else [f"{_x_term(a)}={c}{_signed(-b)}", _sum_trace(c, -b), f"{_x_term(a)}={c - b}"]
-    if a == 1 and b == 0:
-        steps.append(f"x={c}")
-    elif a == -1:
+    if b != 0:
+        steps = [f"{_x_term(a)}={c}{_signed(-b)}", _sum_trace(c, -b), f"{_x_term(a)}={c - b}"]
+    else:  # `x=7` is restated, `3x+0=12` restated without its 0 (`3x=12`), `3x=12` goes on
+        steps = [f"{_x_term(a)}={c}"] if lone or zero else []
+    if a == -1:
         steps.append(f"x={b - c}")
     elif a != 1:
         steps += [f"x={c - b}/{a}", _division_trace(c - b, a), f"x={x}"]

@@ -8,19 +8,20 @@ grows with the nesting depth.
 Operators: `!` not, `&` and, `^` xor, `|` or. Precedence, tightest first: `!`, `&`, `^`, `|`,
 binary operators grouping to the left (as in C and Python). People parenthesise in every way, so
 half the prompts put parentheses around every nested binary operation, a quarter only where
-precedence needs them (`T|F&F`), a quarter around some others too (`T|(F&F)|T`, `!(!F)`), and
-one in eight wraps the whole expression (`(F^!F)`). The trace keeps the prompt's parentheses
-(`T|F,T`).
+precedence needs them (`T|F&F`), a quarter around some others too (`T|(F&F)|T`, `!(!F)`,
+`(T)|F`), and one in eight wraps the whole expression (`(F^!F)`). The trace keeps the prompt's
+parentheses (`T|F,T`).
 
 Trace: each step rewrites the whole expression, reducing at once every innermost piece: a
-negated literal (`!T` -> `F`) or an operator between two literals, with its parentheses
-(`(F|F)` -> `F`). Steps are joined by `,` and the last one is the answer:
+negated literal (`!T` -> `F`), a literal in parentheses (`(T)` -> `T`) or an operator between two
+literals, with its parentheses (`(F|F)` -> `F`). Steps are joined by `,`; the last is the answer:
 
     T&(F|!T)   thinking `T&(F|F),T&F,F`   answer `F`
 
 Levels: the level is the nesting depth of binary operators (1..4): `T^!F`, `(T|F)&!T`, ...
 Literals are negated one time in four, parenthesised subexpressions one time in seven. Level 1
-also has, one time in twenty, a literal alone or negated (`T`, `!F`, `!!T`; the trace of `T` is `T`).
+also has, one time in twenty, a literal alone or negated (`T`, `!F`, `!!T`, `(F)`, `!(T)`; the
+trace of `T` is `T`).
 """
 
 import random
@@ -45,15 +46,16 @@ def _tree(rng: random.Random, height: int):
 
 def _parenthesise(node, rng: random.Random, p: float):
     """Wrap each nested binary operation in parentheses with probability p, a nested negation with p / 2
-    (`(!T)&F`, `!(!F)`)."""
+    (`(!T)&F`, `!(!F)`), a literal with p / 8 (`(T)|F`, `!(F)`)."""
     if isinstance(node, bool):
         return node
-    wrap = lambda x: ("()", x) if isinstance(x, tuple) and rng.random() < (p / 2 if x[0] == "!" else p) else x
+    share = lambda x: p / 8 if isinstance(x, bool) else p / 2 if x[0] == "!" else p
+    wrap = lambda x: ("()", x) if rng.random() < share(x) else x
     if node[0] == "()":
         return "()", _parenthesise(node[1], rng, p)
     if node[0] == "!":
         inner = _parenthesise(node[1], rng, p)
-        return "!", (wrap(inner) if isinstance(inner, tuple) and inner[0] == "!" else inner)
+        return "!", (inner if isinstance(inner, tuple) and inner[0] != "!" else wrap(inner))
     op, a, b = node
     return op, wrap(_parenthesise(a, rng, p)), wrap(_parenthesise(b, rng, p))
 
@@ -91,11 +93,15 @@ def _step(node):
 
 
 def generate(rng: random.Random, level: int) -> Example:
-    if level == 1 and rng.random() < 0.05:  # the edge cases people try first: `T`, `!F`, `!!T`, `!(!T)`
+    if level == 1 and rng.random() < 0.05:  # the edge cases people try first: `T`, `!F`, `!!T`, `!(!T)`, `(F)`, `!(T)`
         node = rng.random() < 0.5
         for _ in range(rng.randint(0, 2)):
             node = ("!", node)
-        if node not in (True, False) and node[1] not in (True, False) and rng.random() < 0.5:
+        if node in (True, False):
+            node = ("()", node) if rng.random() < 0.3 else node
+        elif node[1] in (True, False):
+            node = ("!", ("()", node[1])) if rng.random() < 0.3 else node
+        elif rng.random() < 0.5:
             node = ("!", ("()", node[1]))
     else:
         node = _tree(rng, level)
