@@ -92,6 +92,12 @@ def digit_comparison(a: str, b: str) -> str:
     return f"{a} vs {b}:" + " ".join(f"{x}{s}{y}" for (x, y), s in zip(pairs, signs)) + ","
 
 
+def test_sub_draws_near_neighbours_with_leading_zeros_to_drop():  # `900-899=` -> `001>1`
+    exs = draws("sub", 3)
+    assert share(bool(re.search(r" 00\d>", ex.thinking)) for ex in exs) >= OFTEN
+    assert share(0 < abs(int(ex.answer)) < 10 and len(ex.prompt) == 8 for ex in exs) >= OFTEN  # 3 digits each
+
+
 @pytest.mark.parametrize("level", range(1, SHIPPED["sub"] + 1))
 def test_sub_compares_digits_exactly_when_lengths_are_equal(level):
     for ex in draws("sub", level):
