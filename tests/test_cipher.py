@@ -166,6 +166,7 @@ def test_messages_hold_what_people_try(level):
     assert share(w in WORDS for w in words) >= 0.4
     assert share(w not in WORDS and len(w) > 1 for w in words) >= 0.1  # random letters
     assert share(len(w) == 1 for w in words) >= 0.02
+    assert share(len(w) == 1 and w not in "ai" for w in words) >= 0.05  # `a=z; b c d`
     assert share(re.search(r"(.)\1", w) is not None for w in words) >= 0.1  # doubled letters
     assert share(ex.answer in parts(ex.prompt)[1].split(" ") for ex in draws(level)) >= 0.02  # a word of the example
 

@@ -98,6 +98,13 @@ def test_sub_draws_near_neighbours_with_leading_zeros_to_drop():  # `900-899=` -
     assert share(0 < abs(int(ex.answer)) < 10 and len(ex.prompt) == 8 for ex in exs) >= OFTEN  # 3 digits each
 
 
+def test_sub_draws_operands_with_the_same_leading_digits():  # `205-203=`: the comparison reaches the last digit
+    exs = [ex for ex in draws("sub", 3) if len(ex.prompt) == 8]  # 3 digits each
+    last = lambda ex: ex.thinking.split(",", 1)[0].split(" ")[-1]  # `5<3` in `205 vs 203:2=2 0=0 5>3,`
+    assert share(ex.thinking.count("=", 0, ex.thinking.index(",")) == 2 for ex in exs) >= 0.2  # 1 in 90 uniformly
+    assert share(last(ex)[1] == "<" for ex in exs if ex.thinking.count("=", 0, ex.thinking.index(",")) == 2) >= 0.3
+
+
 @pytest.mark.parametrize("level", range(1, SHIPPED["sub"] + 1))
 def test_sub_compares_digits_exactly_when_lengths_are_equal(level):
     for ex in draws("sub", level):
@@ -228,6 +235,7 @@ def test_count_draws_repeated_letter_words_and_one_letter_words(level):
     words = [word_and_letter(ex.prompt)[0] for ex in draws("count", level)]
     assert share(has_repeats(w) for w in words) >= 0.35
     assert share(w in ("a", "i") for w in words) >= OFTEN
+    assert share(len(w) == 1 and w not in ("a", "i") for w in words) >= OFTEN  # `count q in q`
     assert share(len(w) > 1 and len(set(w)) == 1 for w in words) >= OFTEN  # `sss`, `zzzzzz`
     assert max(map(len, words)) == count_task.MAX_WORD[level]
 
@@ -241,6 +249,8 @@ def test_count_asks_for_the_most_frequent_letter(level):
 @pytest.mark.parametrize("level", range(1, SHIPPED["count"] + 1))
 def test_count_asks_for_absent_letters(level):
     assert 0.1 <= share(ex.answer == "0" for ex in draws("count", level)) <= 0.3
+    one_letter = [ex for ex in draws("count", level) if len(word_and_letter(ex.prompt)[0]) == 1]
+    assert 0.3 <= share(ex.answer == "0" for ex in one_letter) <= 0.7  # `count q in z` as often as `count q in q`
 
 
 def test_count_word_list_has_the_words_people_try():

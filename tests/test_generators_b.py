@@ -175,7 +175,10 @@ def test_logic_parenthesised_literals_are_drawn(level):  # `(T)|F`, `!(F)`: redu
     exs = drawn("logic", level)
     assert share(exs, lambda ex: re.search(r"\([TF]\)", ex.prompt)) >= 0.02
     if level == 1:
-        assert {"(T)", "(F)", "!(T)", "!(F)"} <= {ex.prompt for ex in exs}
+        rng = random.Random(1)
+        traces = {ex.prompt: ex.thinking for ex in (logic.generate(rng, 1) for _ in range(20_000))}
+        assert {"(T)", "(F)", "!(T)", "!(F)", "((T))", "!((F))", "!!(T)", "!(!(F))"} <= traces.keys()
+        assert traces["!((F))"] == "!F,T" and traces["!!(T)"] == "!!T,!F,T"
 
 
 class Heads:

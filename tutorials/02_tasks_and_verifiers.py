@@ -81,7 +81,7 @@ edge = sum(a in (0, 1) or b in (0, 1) or a == b for a, b in pairs) / len(pairs)
 print("share of first operands by digit count:", {d: round(s, 3) for d, s in shares.items()})
 print(f"share of edge cases (0, 1 or equal operands): {edge:.3f}")
 assert all(0.27 < s < 0.40 for s in shares.values()), "1, 2 and 3 digits are about equally common"
-uniform = sum(a in (0, 1) or b in (0, 1) or a == b for a, b in ((random.randint(0, 999), random.randint(0, 999))
+uniform = sum(a in (0, 1) or b in (0, 1) or a == b for a, b in ((rng.randint(0, 999), rng.randint(0, 999))
                                                                   for _ in range(6000))) / 6000
 print(f"the same share if values were drawn uniformly from 0..999: {uniform:.3f}")
 assert edge > 0.18 and uniform < 0.02, "edge cases: one in eight by design, and one-digit operands are often 0 or 1"

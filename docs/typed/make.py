@@ -32,6 +32,7 @@ sub = ["1-1=", "0-0=", "5-0=", "0-5=", "10-3=", "3-10=", "100-1=", "1-100=", "50
 sub += [f"{a}-{b}=" for a in range(0, 13) for b in range(0, 13) if rng.random() < 0.4]
 sub += [f"{rng.randint(0, 999)}-{rng.randint(0, 999)}=" for _ in range(30)]
 sub += [f"{rng.randint(0, 99)}-{rng.randint(0, 999)}=" for _ in range(20)]
+sub += ["101-102=", "205-203=", "964-966=", "733-734=", "612-616=", "585-588=", "301-310=", "871-873="]  # same lead
 
 mul = ["1*1=", "0*5=", "5*0=", "2*2=", "7*8=", "8*7=", "12*12=", "25*4=", "4*25=", "99*99=", "10*10=", "11*11=",
        "50*2=", "15*15=", "20*30=", "9*9=", "13*7=", "1*99=", "99*1=", "0*0="]
@@ -74,6 +75,7 @@ while len(count) < 150:
     letter = rng.choice(w) if rng.random() < 0.8 else rng.choice("abcdefghijklmnopqrstuvwxyz")
     count.append(f"count {letter} in {w}")
 count += ["count s in sss", "count c in cc", "count e in eee", "count x in xxx", "count z in zzzzzz", "count b in aaa"]
+count += ["count q in q", "count x in x", "count k in k", "count q in z", "count z in q", "count i in a"]  # one letter
 
 logic = ["T", "F", "!T", "!F", "!!T", "T&F", "T|F", "T^T", "F^T", "F|F", "T&T", "!(T&F)", "T&!F", "(T|F)&F",
          "T|F&F", "!T|T", "F^T^T", "(T&T)|(F&T)", "!(!T)", "T&(F|!T)", "!(T|F)&T", "(F|F)^(T&T)", "T^F|F",
@@ -96,6 +98,7 @@ while len(logic) < 120:
     if evaluate(e) is not None and len(e) <= 40:
         logic.append(e)
 logic += ["(T)", "(F)", "((F))", "!(T)", "!(F)", "(T)|(F)", "T&(F)", "(F)^T"]  # a literal in parentheses
+logic += ["!((T))", "!((F))", "((T))", "!!(T)", "!(!(F))"]
 
 equation = ["x+5=3", "x-3=4", "5=x+2", "2x=6", "3x+5=20", "-x=4", "2x-4=0", "10-x=3", "7-2x=-3", "20=3x+5",
             "4x=-12", "-3x+9=0", "x+20=10", "5x-25=0", "x-1=0", "x+1=1", "9=x", "2x+1=7", "-x+4=1", "6=2x", "0=x-8", "3x=0", "x+10=-10", "-2x=-8", "8-x=8", "1+x=1", "x-7=-7"]
@@ -155,6 +158,8 @@ while len(cipher) < 50:  # a shift, one or two words of example, one to three wo
     m = " ".join(rng.sample([w for w in words if len(w) <= 5], rng.randint(1, 3)))
     if len(m.replace(" ", "")) <= 15:
         cipher.append(f"decode: {enciphered(e, shifted(k))}={e}; {enciphered(m, shifted(k))}")
+cipher += [f"decode: {enciphered(e, shifted(k))}={e}; {enciphered(m, shifted(k))}"  # one-letter words to decode
+           for e, m, k in [("abc", "x y z", 3), ("hello", "b", 7), ("cat", "a dog", 11), ("moon", "i see u", 5)]]
 
 for name, prompts in dict(add=add, sub=sub, mul=mul, compare=compare, count=count, logic=logic, equation=equation,
                           countdown=countdown, cipher=cipher, cipher_sub=cipher_sub).items():

@@ -23,7 +23,8 @@ Writing the digits so far after each column means the answer is a copy of the la
 Levels: each operand has 1..level digits, the digit count drawn uniformly and then the value,
 so `7*38` is as common as `38*7` and as 2-digit times 2-digit. About one draw in eight is an
 edge case people try first: an operand 0 or 1 (on either side), or two equal operands; sub
-also makes one draw in twelve two near neighbours (`900-899=`, `101-102=`: leading zeros to drop).
+also makes one draw in twelve two near neighbours (`900-899=`: leading zeros to drop), and two in
+five of its operands of as many digits share leading digits (`205-203=`: the comparison runs on).
 `5+3=` and `3+5=` are one problem for the held-out split (so are `5*3=` and `3*5=`);
 `5-3=` and `3-5=` are two. `0+0=` is never held out: it is the only addition whose answer is 0,
 and a model that never saw an answer start with 0 answers it `0,0` or `00` after right columns.
@@ -117,8 +118,12 @@ def generate_add(rng: random.Random, level: int) -> Example:
 
 def generate_sub(rng: random.Random, level: int) -> Example:
     a, b = _operand_pair(rng, level)
-    if rng.random() < 0.08:  # near neighbours, `900-899=`: a difference whose leading zeros all go (`001>1`)
+    draw = rng.random()
+    if draw < 0.08:  # near neighbours, `900-899=`: a difference whose leading zeros all go (`001>1`)
         b = min(10**level - 1, max(0, a + rng.randint(-9, 9)))
+    elif draw < 0.48 and len(str(a)) == len(str(b)) > 1:  # the same leading digits, `205-203=`: compared on
+        j = rng.randint(1, len(str(a)) - 1)
+        b = a // 10**j * 10**j + rng.randrange(10**j)
     big, small = max(a, b), min(a, b)
     columns = _sub_columns(big, small)
     if columns.rsplit(" ", 1)[-1] != str(big - small):  # `096>96`: then the answer is a copy that skips nothing

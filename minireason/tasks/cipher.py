@@ -41,9 +41,10 @@ Draws lean towards what people try: shifts 0, 1, 3 (Caesar's), 13 (rot13) and 25
 ten, the others uniform; a substitution is atbash (a<->z, b<->y) one time in ten, else a random
 one. Examples are words from words.txt, sometimes a run of the alphabet (`abc`) or one letter
 (`d=a`); message words are from words.txt (three in ten with a repeated letter), random letters
-(one in four), or the one-letter words `a`, `i`; one message in thirty decodes a word of the
-example's cipher text. Substitution messages use only the example's letters. The held-out split keys on the
-message and its decoding, so one message under one cipher is one problem whatever the example.
+(one in four), or one letter (one in fifteen; half of those `a` or `i`); one message in thirty
+decodes a word of the example's cipher text. Substitution messages use only the example's
+letters. The held-out split keys on the message and its decoding, so one message under one cipher
+is one problem whatever the example.
 """
 
 import random
@@ -76,8 +77,9 @@ SHORTER = {name: [sum(len(w) <= n for w in pool) for n in range(30)] for name, p
 
 def _word(rng: random.Random, room: int, letters: str, random_share: float) -> str:
     """At most `room` letters, spelled with `letters` only: an English word, a one-letter word or random letters."""
-    if room == 1 or rng.random() < 1 / 30:
-        return rng.choice([w for w in "ai" if w in letters] or letters)
+    if room == 1 or rng.random() < 1 / 15:  # one letter: `a` or `i` half the time, else any (`a=z; b c d`)
+        english = [w for w in "ai" if w in letters]
+        return rng.choice(english if english and rng.random() < 0.5 else letters)
     if rng.random() < random_share:
         if rng.random() < 0.1:  # one letter repeated: `zzz`
             return rng.choice(letters) * rng.randint(2, room)

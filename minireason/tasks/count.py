@@ -13,11 +13,12 @@ random lowercase strings up to 14 letters and level 5 random strings up to 20. W
 words.txt, a hand-written list of a few thousand English words.
 
 Draws lean towards what people ask about: three words in ten come from the words with a doubled
-letter or a letter three or more times (mississippi, bookkeeper, banana), one in thirty is a
-one-letter word (`count a in a`) and one in thirty a letter over and over (`count s in sss`).
-Four times in five the letter is one of the word's own, a third of those times its most frequent
-one (`count s in mississippi`); otherwise it is a letter the word lacks (answer `0`). Each prompt
-is its own problem for the held-out split.
+letter or a letter three or more times (mississippi, bookkeeper, banana), one in thirty is one
+letter (`count a in a`, `count q in q`) and one in thirty a letter over and over (`count s in
+sss`). Four times in five (half the time in a one-letter word) the letter is one of the word's
+own, a third of those times its most frequent one (`count s in mississippi`); otherwise it is a
+letter the word lacks (answer `0`; `count q in z`). Each prompt is its own problem for the
+held-out split.
 """
 
 import random
@@ -34,8 +35,8 @@ MAX_RANDOM = {4: 14, 5: 20}  # levels that also use random strings, and their lo
 
 
 def _word(rng: random.Random, level: int) -> str:
-    if rng.random() < 1 / 30:
-        return rng.choice("ai")  # the English words of one letter
+    if rng.random() < 1 / 30:  # one letter: the English words `a` and `i` half the time, else any (`count q in q`)
+        return rng.choice("ai" if rng.random() < 0.5 else string.ascii_lowercase)
     if rng.random() < 1 / 30:  # one letter over and over: `sss`, `zzzzzz`
         return rng.choice(string.ascii_lowercase) * rng.randint(2, MAX_WORD.get(level, MAX_RANDOM.get(level, 0)))
     if level in MAX_RANDOM and (level not in MAX_WORD or rng.random() < 0.5):
@@ -49,7 +50,7 @@ def _word(rng: random.Random, level: int) -> str:
 
 def generate(rng: random.Random, level: int) -> Example:
     word = _word(rng, level)
-    if rng.random() < 0.8:
+    if rng.random() < (0.5 if len(word) == 1 else 0.8):  # one letter: as often another (`count q in z`)
         letter = max(word, key=word.count) if rng.random() < 1 / 3 else rng.choice(word)
     else:
         letter = rng.choice([c for c in string.ascii_lowercase if c not in word])

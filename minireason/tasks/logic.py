@@ -20,8 +20,8 @@ literals, with its parentheses (`(F|F)` -> `F`). Steps are joined by `,`; the la
 
 Levels: the level is the nesting depth of binary operators (1..4): `T^!F`, `(T|F)&!T`, ...
 Literals are negated one time in four, parenthesised subexpressions one time in seven. Level 1
-also has, one time in twenty, a literal alone or negated (`T`, `!F`, `!!T`, `(F)`, `!(T)`; the
-trace of `T` is `T`).
+also has, one time in twenty, a literal alone or negated (`T`, `!F`, `!!T`, `(F)`, `!(T)`, `((F))`,
+`!((T))`, `!(!T)`, `!!(F)`; the trace of `T` is `T`).
 """
 
 import random
@@ -93,16 +93,12 @@ def _step(node):
 
 
 def generate(rng: random.Random, level: int) -> Example:
-    if level == 1 and rng.random() < 0.05:  # the edge cases people try first: `T`, `!F`, `!!T`, `!(!T)`, `(F)`, `!(T)`
+    if level == 1 and rng.random() < 0.05:  # edge cases people try first: `T`, `!F`, `(F)`, `!((T))`, `!(!T)`, `!!(F)`
         node = rng.random() < 0.5
-        for _ in range(rng.randint(0, 2)):
-            node = ("!", node)
-        if node in (True, False):
-            node = ("()", node) if rng.random() < 0.3 else node
-        elif node[1] in (True, False):
-            node = ("!", ("()", node[1])) if rng.random() < 0.3 else node
-        elif rng.random() < 0.5:
-            node = ("!", ("()", node[1]))
+        if rng.random() < 0.3:  # in parentheses: `(F)`, or `((F))` two times in five
+            node = ("()", ("()", node) if rng.random() < 0.4 else node)
+        for i in range(rng.randint(0, 2)):
+            node = ("!", ("()", node) if i == 1 and rng.random() < 0.6 else node)  # `!(!T)`
     else:
         node = _tree(rng, level)
     style = rng.random()
