@@ -100,7 +100,7 @@ def test_sub_draws_near_neighbours_with_leading_zeros_to_drop():  # `900-899=` -
 
 def test_sub_draws_operands_with_the_same_leading_digits():  # `205-203=`: the comparison reaches the last digit
     exs = [ex for ex in draws("sub", 3) if len(ex.prompt) == 8]  # 3 digits each
-    last = lambda ex: ex.thinking.split(",", 1)[0].split(" ")[-1]  # `5<3` in `205 vs 203:2=2 0=0 5>3,`
+    last = lambda ex: ex.thinking.split(",", 1)[0].split(" ")[-1]  # `5>3` in `205 vs 203:2=2 0=0 5>3,`
     assert share(ex.thinking.count("=", 0, ex.thinking.index(",")) == 2 for ex in exs) >= 0.2  # 1 in 90 uniformly
     assert share(last(ex)[1] == "<" for ex in exs if ex.thinking.count("=", 0, ex.thinking.index(",")) == 2) >= 0.3
 
