@@ -98,7 +98,7 @@ while len(logic) < 120:
     if evaluate(e) is not None and len(e) <= 40:
         logic.append(e)
 logic += ["(T)", "(F)", "((F))", "!(T)", "!(F)", "(T)|(F)", "T&(F)", "(F)^T"]  # a literal in parentheses
-logic += ["!((T))", "!((F))", "((T))", "!!(T)", "!(!(F))"]
+logic += ["!((T))", "!((F))", "((T))", "!!(T)", "!(!(F))"]  # two pairs of parentheses, (T) negated twice
 
 equation = ["x+5=3", "x-3=4", "5=x+2", "2x=6", "3x+5=20", "-x=4", "2x-4=0", "10-x=3", "7-2x=-3", "20=3x+5",
             "4x=-12", "-3x+9=0", "x+20=10", "5x-25=0", "x-1=0", "x+1=1", "9=x", "2x+1=7", "-x+4=1", "6=2x", "0=x-8", "3x=0", "x+10=-10", "-2x=-8", "8-x=8", "1+x=1", "x-7=-7"]
@@ -151,7 +151,8 @@ substitutions = [("hello world", "low"), ("the cat", "hat"), ("sun and moon", "m
                  ("sea and sky", "snake"), ("hot tea", "toe"), ("fish and chips", "dish"), ("one two", "note")]
 # substitutions are level 3, past the shipped shift recipe: their own set, for a model trained on level 3
 cipher_sub = [f"decode: {enciphered(e, key)}={e}; {enciphered(m, key)}"
-              for i, (e, m) in enumerate(substitutions) for key in [atbash if i % 4 == 0 else "".join(rng.sample(LETTERS, 26))]]
+              for i, (e, m) in enumerate(substitutions)
+              for key in [atbash if i % 4 == 0 else "".join(rng.sample(LETTERS, 26))]]
 while len(cipher) < 50:  # a shift, one or two words of example, one to three words to decode
     k = rng.randrange(26)
     e = " ".join(rng.sample([w for w in words if len(w) <= 5], rng.choice([1, 1, 2])))
