@@ -158,6 +158,8 @@ def test_logic_minimal_parentheses_are_drawn(level):
 def test_logic_whole_expression_and_unneeded_parentheses_are_drawn(level):
     exs = drawn("logic", level)
     assert share(exs, lambda ex: ex.prompt.startswith("(") and top_level_operators(ex.prompt) == 0) >= 0.08
+    assert share(exs, lambda ex: ex.prompt.startswith("((") and re.search(r"[&^|]", ex.prompt)
+                 and top_level_operators(ex.prompt[1:-1]) == 0) >= 0.01  # `((T|F))`
     if level > 1:  # `T|(F&F)|T`: minimal form (two operators outside parentheses) with an unneeded pair
         assert share(exs, lambda ex: top_level_operators(ex.prompt) >= 2 and "(" in ex.prompt) >= 0.03
 
@@ -168,6 +170,12 @@ def test_logic_parenthesised_negations_are_drawn(level):
     assert share(exs, lambda ex: re.search(r"\(![TF]\)", ex.prompt)) >= 0.02
     if level == 1:  # `!(!T)` spelled the way people spell it
         assert share(exs, lambda ex: re.fullmatch(r"!\(![TF]\)", ex.prompt)) >= 0.005
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_logic_twice_negated_literals_inside_expressions_are_drawn(level):  # `F|!!T`, `T&!!(F)`
+    inside = lambda ex: re.search(r"!!\(*[TF]", ex.prompt) and re.search(r"[&^|]", ex.prompt)
+    assert share(drawn("logic", level), inside) >= 0.03
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
@@ -182,7 +190,7 @@ def test_logic_parenthesised_literals_are_drawn(level):  # `(T)|F`, `!(F)`: redu
 
 
 class Heads:
-    """An rng whose every coin comes up below 0.25: the minimal rendering, the whole expression wrapped."""
+    """An rng whose every coin comes up below 0.25: the minimal rendering, the whole expression wrapped twice."""
 
     def random(self) -> float:
         return 0.0
@@ -190,7 +198,7 @@ class Heads:
 
 def test_logic_minimal_prompt_has_a_minimal_trace(monkeypatch):
     monkeypatch.setattr(logic, "_tree", lambda rng, height: ("|", True, ("&", ("^", False, True), False)))
-    assert logic.generate(Heads(), 2) == Example("(T|(F^T)&F)", "(T|T&F),(T|F),T", "T")
+    assert logic.generate(Heads(), 2) == Example("((T|(F^T)&F))", "((T|T&F)),((T|F)),T", "T")
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])

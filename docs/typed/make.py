@@ -99,6 +99,8 @@ while len(logic) < 120:
         logic.append(e)
 logic += ["(T)", "(F)", "((F))", "!(T)", "!(F)", "(T)|(F)", "T&(F)", "(F)^T"]  # a literal in parentheses
 logic += ["!((T))", "!((F))", "((T))", "!!(T)", "!(!(F))"]  # two pairs of parentheses, (T) negated twice
+logic += ["!!T&F", "F|!!T", "T&!!F", "!!(F)&T"]  # a literal negated twice inside an expression
+logic += ["((T|F))", "((F&T))"]  # the whole expression in two pairs of parentheses
 
 equation = ["x+5=3", "x-3=4", "5=x+2", "2x=6", "3x+5=20", "-x=4", "2x-4=0", "10-x=3", "7-2x=-3", "20=3x+5",
             "4x=-12", "-3x+9=0", "x+20=10", "5x-25=0", "x-1=0", "x+1=1", "9=x", "2x+1=7", "-x+4=1", "6=2x", "0=x-8", "3x=0", "x+10=-10", "-2x=-8", "8-x=8", "1+x=1", "x-7=-7"]

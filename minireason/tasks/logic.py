@@ -9,8 +9,8 @@ Operators: `!` not, `&` and, `^` xor, `|` or. Precedence, tightest first: `!`, `
 binary operators grouping to the left (as in C and Python). People parenthesise in every way, so
 half the prompts put parentheses around every nested binary operation, a quarter only where
 precedence needs them (`T|F&F`), a quarter around some others too (`T|(F&F)|T`, `!(!F)`,
-`(T)|F`), and one in eight wraps the whole expression (`(F^!F)`). The trace keeps the prompt's
-parentheses (`T|F,T`).
+`(T)|F`), and one in eight wraps the whole expression (`(F^!F)`, a fifth of those twice). The
+trace keeps the prompt's parentheses (`T|F,T`).
 
 Trace: each step rewrites the whole expression, reducing at once every innermost piece: a
 negated literal (`!T` -> `F`), a literal in parentheses (`(T)` -> `T`) or an operator between two
@@ -19,9 +19,10 @@ literals, with its parentheses (`(F|F)` -> `F`). Steps are joined by `,`; the la
     T&(F|!T)   thinking `T&(F|F),T&F,F`   answer `F`
 
 Levels: the level is the nesting depth of binary operators (1..4): `T^!F`, `(T|F)&!T`, ...
-Literals are negated one time in four, parenthesised subexpressions one time in seven. Level 1
-also has, one time in twenty, a literal alone or negated (`T`, `!F`, `!!T`, `(F)`, `!(T)`, `((F))`,
-`!((T))`, `!(!T)`, `!!(F)`; the trace of `T` is `T`).
+Literals are negated one time in four (a fifth of those twice, `F|!!T`), parenthesised
+subexpressions one time in seven. Level 1 also has, one time in twenty, a literal alone or
+negated (`T`, `!F`, `!!T`, `(F)`, `!(T)`, `((F))`, `!((T))`, `!(!T)`, `!!(F)`; the trace of `T` is
+`T`).
 """
 
 import random
@@ -38,7 +39,10 @@ BIND = {"|": 1, "^": 2, "&": 3}  # how tightly each operator binds; `!` binds ti
 def _tree(rng: random.Random, height: int):
     if height == 0:
         leaf = rng.random() < 0.5
-        return ("!", leaf) if rng.random() < 0.25 else leaf
+        negations = 0 if rng.random() >= 0.25 else 2 if rng.random() < 0.2 else 1  # `!T`, now and then `!!T`
+        for _ in range(negations):
+            leaf = ("!", leaf)
+        return leaf
     tall, other = _tree(rng, height - 1), _tree(rng, rng.randint(0, height - 1))
     node = (rng.choice("&^|"), *((tall, other) if rng.random() < 0.5 else (other, tall)))
     return ("!", node) if rng.random() < 1 / 7 else node
@@ -106,7 +110,7 @@ def generate(rng: random.Random, level: int) -> Example:
     if 0.25 <= style < 0.5:  # minimal parentheses plus some that are not needed
         node = _parenthesise(node, rng, 0.5)
     if isinstance(node, tuple) and node[0] != "!" and rng.random() < 1 / 8:  # the whole expression
-        node = ("()", node)
+        node = ("()", ("()", node) if rng.random() < 0.2 else node)  # now and then twice: `((T|F))`
     prompt, steps = _render(node, minimal), []
     while not isinstance(node, bool):
         node = _step(node)
