@@ -248,7 +248,7 @@ def test_train_on_a_file_then_eval_and_generate_report_their_cost(tiny_logic_pol
     parts = [export(Path("train.jsonl"), "--task", "logic", "--level", "1", "--n", "300"),
              export(Path("held.jsonl"), "--task", "logic", "--level", "1", "--n", "8", "--split", "heldout")]
     Path("logic.jsonl").write_text("".join(part.read_text() for part in parts))
-    report = train.main([TINY, "run.out_dir=runs", 'data.tasks={"logic.jsonl"=1}', "data.seq_len=32",
+    report = train.main([TINY, "run.out_dir=runs", 'data.tasks={"logic.jsonl"=1}', "data.seq_len=48",
                          "train.steps=2", "eval.n=8"])
     assert report["tasks"]["logic.jsonl"]["n"] == 8  # the file's 8 held-out lines
     run = str(tiny_logic_policy)
