@@ -9,6 +9,7 @@ Set up once (no GPU needed; any CPU wheel of torch works):
     mkdir -p /tmp/nanogpt && curl -o /tmp/nanogpt/model.py \\
         https://raw.githubusercontent.com/karpathy/nanoGPT/master/model.py
     python benchmarks/nanogpt_compare.py /tmp/nanogpt/model.py [--torch-python /tmp/torchvenv/bin/python]
+        [--cpu-devices 2]
 
 The file is imported (run as Python) in the torch venv: give it only a copy you trust.
 
@@ -28,7 +29,6 @@ here; a 2048 x 2048 matmul) and against the nominal peak given with --peak-gflop
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from minireason import mesh as mesh_lib
+from minireason.bench import cpu_name
 from minireason.config import OptimConfig
 from minireason.model import ModelConfig, Transformer, count_params
 from minireason.sft import make_optimizer, make_train_step
@@ -91,23 +93,28 @@ class Torch:
 
 
 class Ours:
+    """Our SFT step, data parallel over every CPU device JAX has (one, unless --cpu-devices says more)."""
+
     def __init__(self, shape: dict, tokens: np.ndarray, mask: np.ndarray):
         cfg = ModelConfig(d_model=shape["d_model"], n_layers=shape["n_layers"], n_heads=shape["n_heads"],
                           mlp_hidden=shape["mlp_hidden"])
-        graphdef, self.params = nnx.split(Transformer(cfg, nnx.Rngs(0)))
-        self.n_params = count_params(nnx.merge(graphdef, self.params))
-        tx = make_optimizer(OptimConfig(), 1000)
-        self.opt_state = tx.init(self.params)
-        self.step = make_train_step(graphdef, tx)
-        self.batch = jnp.asarray(tokens), jnp.asarray(mask)
+        self.mesh = mesh_lib.make_mesh(-1, 1)
+        with jax.set_mesh(self.mesh):
+            graphdef, params = nnx.split(Transformer(cfg, nnx.Rngs(0)))
+            self.n_params = count_params(nnx.merge(graphdef, params))
+            tx = make_optimizer(OptimConfig(), 1000)
+            self.params, self.opt_state = mesh_lib.place((params, tx.init(params)), self.mesh)
+            self.step = make_train_step(graphdef, tx)
+            self.batch = mesh_lib.rows((tokens, mask))
         self.time(3)  # compile and warm up
 
     def time(self, steps: int) -> float:
-        t = time.perf_counter()
-        for _ in range(steps):
-            self.params, self.opt_state, metrics = self.step(self.params, self.opt_state, *self.batch)
-        jax.block_until_ready(metrics)
-        return time.perf_counter() - t
+        with jax.set_mesh(self.mesh):
+            t = time.perf_counter()
+            for _ in range(steps):
+                self.params, self.opt_state, metrics = self.step(self.params, self.opt_state, *self.batch)
+            jax.block_until_ready(metrics)
+            return time.perf_counter() - t
 
 
 def jax_matmul_seconds(n: int, repeats: int) -> float:
@@ -165,9 +172,9 @@ def busy_cpu_s() -> float:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent)
+                             cwd=Path(__file__).parents[1])
         dirty = subprocess.run(["git", "status", "--porcelain", "minireason"], capture_output=True, text=True,
-                               cwd=Path(__file__).parent).stdout.strip()
+                               cwd=Path(__file__).parents[1]).stdout.strip()
         return out.stdout.strip() + (" (minireason/ modified)" if dirty else "")
     except OSError:
         return "unknown"
@@ -178,6 +185,8 @@ def main(argv=None) -> dict:
     p.add_argument("nanogpt_model", help="path to a local copy of nanoGPT's model.py")
     p.add_argument("--torch-python", default="/tmp/torchvenv/bin/python", help="python of a venv with torch")
     p.add_argument("--threads", type=int, default=2, help="torch threads (XLA uses every core: 2 here)")
+    p.add_argument("--cpu-devices", type=int, default=1,
+                   help="our step data parallel over this many CPU devices (as train.py's mesh.cpu_devices)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=0, help="steps per timing (0: the shape's default)")
     p.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, from {', '.join(SHAPES)}")
@@ -185,6 +194,7 @@ def main(argv=None) -> dict:
                    help="nominal float32 peak: 2 cores x 32 FLOP/cycle (2 AVX2 FMA units) x 2.45 GHz")
     p.add_argument("--out", default="benchmarks/results/nanogpt_compare.json")
     args = p.parse_args(argv)
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices)
     if not Path(args.torch_python).is_file():
         sys.exit(SETUP_HELP.format(args.torch_python))
     if not Path(args.nanogpt_model).is_file():
@@ -207,15 +217,15 @@ def main(argv=None) -> dict:
                  nanogpt_mfu_measured=round(r["nanogpt_gflops"] / best, 3),
                  ours_mfu_nominal=round(r["ours_gflops"] / args.peak_gflops, 3),
                  nanogpt_mfu_nominal=round(r["nanogpt_gflops"] / args.peak_gflops, 3))
-    result = dict(commit=git_commit(), jax=jax.__version__, device=str(jax.devices()[0]), cpu=platform.processor() or
-                  platform.machine(), cores=os.cpu_count(), rounds=args.rounds,
+    result = dict(commit=git_commit(), jax=jax.__version__, device=str(jax.devices()[0]), cpu_devices=jax.device_count(),
+                  cpu=cpu_name(), cores=os.cpu_count(), rounds=args.rounds,
                   matmul_gflops={k: round(v, 1) for k, v in peak.items()}, nominal_peak_gflops=args.peak_gflops,
                   loadavg_before=[round(x, 2) for x in load_before],
                   loadavg_after=[round(x, 2) for x in os.getloadavg()],
                   other_processes_cores=round(others, 2),
                   shapes=rows)
 
-    print(f"commit {result['commit']}, jax {jax.__version__}, torch {rows[0]['torch']} ({rows[0]['torch_threads']} "
+    print(f"commit {result['commit']}, jax {jax.__version__} on {jax.device_count()} CPU device(s), torch {rows[0]['torch']} ({rows[0]['torch_threads']} "
           f"threads), {args.rounds} alternating rounds, medians; other processes used {others:.2f} cores meanwhile "
           f"(load average before/after {result['loadavg_before'][0]}/{result['loadavg_after'][0]})")
     print(f"{'shape':<14} {'params ours/nanoGPT':>20} {'tokens/s ours':>14} {'nanoGPT':>9} {'ratio':>6} "

@@ -30,6 +30,17 @@ from .sft import batch_at, make_optimizer, make_train_step
 from .tasks import heldout_examples
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the architecture: speed figures depend on it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def timed(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -73,7 +84,7 @@ def run(config: str, repeats: int, new_tokens: int, batch: int) -> dict:
     kv_s = timed(lambda: sample(graphdef, params, ptok, start, key, scfg)["tokens"], repeats)
     naive_s = timed(lambda: sample_naive(graphdef, params, ptok, start, scfg)["tokens"], max(1, repeats // 2))
     return dict(
-        config=config, device=str(jax.devices()[0]), platform=platform.machine(), repeats=repeats,
+        config=config, device=str(jax.devices()[0]), platform=cpu_name(), repeats=repeats,
         params=count_params(nnx.merge(graphdef, params)), batch_size=cfg.data.batch_size, seq_len=cfg.data.seq_len,
         train_step_compile_s=round(train_compile, 2), train_steps_per_s=round(1 / train_s, 2),
         train_tokens_per_s=round(tokens.size / train_s), sampler_compile_s=round(sample_compile, 2),

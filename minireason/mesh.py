@@ -60,6 +60,24 @@ def initialize() -> None:
                                    process_id=int(os.environ.get("MINIREASON_PROCESS_ID", "0")))
 
 
+def cpu_devices(n: int) -> None:
+    """Make the CPU show JAX `n` devices (0: leave it as XLA_FLAGS says); before anything asks JAX for devices.
+
+    A CPU is one device to JAX; XLA spreads each operation over the cores, which for a small
+    model's small matrices leaves a core idle much of the time. As several devices, each computes
+    its share of the rows on its own (the same data parallelism as on several GPUs).
+    """
+    if n == 0 or jax.config.jax_num_cpu_devices == n:
+        return
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:  # JAX has started in this process (a test, a notebook): its devices are fixed now
+        have = len(jax.devices("cpu"))
+        if have != n:
+            raise UserError(f"mesh.cpu_devices={n}, but JAX already started here with {have} CPU device(s): run "
+                            f"train.py in a new process, or leave mesh.cpu_devices=0") from None
+
+
 def make_mesh(data: int, fsdp: int) -> Mesh:
     """The data x fsdp mesh over every device of every host; -1 on one axis takes the devices the other leaves."""
     n = jax.device_count()

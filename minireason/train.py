@@ -128,6 +128,7 @@ def main(argv: list[str]) -> dict:
         stage.check(cfg)
     except ValueError as e:
         raise UserError(e.args[0]) from None
+    mesh_lib.cpu_devices(cfg.mesh.cpu_devices)
     mesh = mesh_lib.make_mesh(cfg.mesh.data, cfg.mesh.fsdp)
     mesh_lib.check(cfg, mesh)
     print(f"devices: {mesh_lib.describe(mesh)}")

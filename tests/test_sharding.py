@@ -215,5 +215,16 @@ def test_configs_the_devices_cannot_split_are_one_line_errors(eight):
         mesh.make_mesh(2, 1)
 
 
+def test_cpu_devices_splits_the_cpu_into_that_many_devices(tmp_path):
+    r = subprocess.run([sys.executable, "train.py", "configs/tiny.toml", "mesh.cpu_devices=2", "train.steps=2",
+                        "eval.n=2", f"run.out_dir={tmp_path}"], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                       env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert r.returncode == 0, r.stderr
+    assert "devices: 2 x cpu on 1 host; mesh data=2 x fsdp=1" in r.stdout
+    mesh.cpu_devices(jax.device_count())  # JAX has started here with one device: asking for as many is fine
+    with pytest.raises(UserError, match="already started here with 1 CPU device"):
+        mesh.cpu_devices(3)
+
+
 if __name__ == "__main__":
     child(Path(sys.argv[1]))
