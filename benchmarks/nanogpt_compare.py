@@ -217,16 +217,17 @@ def main(argv=None) -> dict:
                  nanogpt_mfu_measured=round(r["nanogpt_gflops"] / best, 3),
                  ours_mfu_nominal=round(r["ours_gflops"] / args.peak_gflops, 3),
                  nanogpt_mfu_nominal=round(r["nanogpt_gflops"] / args.peak_gflops, 3))
-    result = dict(commit=git_commit(), jax=jax.__version__, device=str(jax.devices()[0]), cpu_devices=jax.device_count(),
-                  cpu=cpu_name(), cores=os.cpu_count(), rounds=args.rounds,
+    result = dict(commit=git_commit(), jax=jax.__version__, device=str(jax.devices()[0]),
+                  cpu_devices=jax.device_count(), cpu=cpu_name(), cores=os.cpu_count(), rounds=args.rounds,
                   matmul_gflops={k: round(v, 1) for k, v in peak.items()}, nominal_peak_gflops=args.peak_gflops,
                   loadavg_before=[round(x, 2) for x in load_before],
                   loadavg_after=[round(x, 2) for x in os.getloadavg()],
                   other_processes_cores=round(others, 2),
                   shapes=rows)
 
-    print(f"commit {result['commit']}, jax {jax.__version__} on {jax.device_count()} CPU device(s), torch {rows[0]['torch']} ({rows[0]['torch_threads']} "
-          f"threads), {args.rounds} alternating rounds, medians; other processes used {others:.2f} cores meanwhile "
+    print(f"commit {result['commit']}, jax {jax.__version__} on {jax.device_count()} CPU device(s), torch "
+          f"{rows[0]['torch']} ({rows[0]['torch_threads']} threads), {args.rounds} alternating rounds, medians; "
+          f"other processes used {others:.2f} cores meanwhile "
           f"(load average before/after {result['loadavg_before'][0]}/{result['loadavg_after'][0]})")
     print(f"{'shape':<14} {'params ours/nanoGPT':>20} {'tokens/s ours':>14} {'nanoGPT':>9} {'ratio':>6} "
           f"{'paired':>7} {'GFLOP/s ours':>13} {'nanoGPT':>8} {'ratio':>6} {'MFU ours':>9} {'nanoGPT':>8}")

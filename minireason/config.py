@@ -137,7 +137,7 @@ class MeshConfig:
     data: int = -1  # rows of each batch are split over data x fsdp devices
     fsdp: int = 1  # parameters and optimizer state are split over this many devices (and gathered to compute)
     # On a CPU: split its cores into this many JAX devices (0: as XLA_FLAGS says, else 1). Data parallel over
-    # 2 devices trains about 1.3x faster than one device on a 2-core CPU (docs/speed.md); the numbers differ
+    # 2 devices trains about 1.3x faster than one device on a 2-core CPU (docs/multi_device.md); the numbers differ
     # from a 1-device run in the last bits (gradients summed in another order), so a run changes a little.
     cpu_devices: int = 0
 
