@@ -41,7 +41,7 @@ import numpy as np
 from flax import nnx
 
 from minireason import mesh as mesh_lib
-from minireason.bench import cpu_name
+from minireason.bench import cpu_name, save
 from minireason.config import OptimConfig
 from minireason.model import ModelConfig, Transformer, count_params
 from minireason.sft import make_optimizer, make_train_step
@@ -239,9 +239,7 @@ def main(argv=None) -> dict:
     nominal = ", ".join(f"{r['ours_mfu_nominal']:.1%} / {r['nanogpt_mfu_nominal']:.1%}" for r in rows)
     print(f"float32 2048x2048 matmul: jax {peak['jax']:.1f}, torch {peak['torch']:.1f} GFLOP/s (MFU is against the "
           f"better); against the nominal {args.peak_gflops} GFLOP/s, MFU ours / nanoGPT: {nominal}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    save(result, args.out)
     return result
 
 

@@ -27,7 +27,7 @@ import jax
 from flax import nnx
 
 from minireason import mesh as mesh_lib
-from minireason.bench import cpu_name
+from minireason.bench import cpu_name, save
 from minireason.config import load
 from minireason.model import Transformer
 from minireason.sft import batch_at, make_optimizer, make_train_step, packed_batch_at
@@ -94,9 +94,7 @@ def main(argv=None) -> dict:
     print(f"{'devices':>7} {'tokens/s':>9} {'step ms':>8} {'vs 1st':>7}")
     for row in rows:
         print(f"{row['devices']:>7} {row['tokens_per_s']:>9,} {row['step_ms']:>8.1f} {row['speedup']:>6.2f}x")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    save(result, args.out)
     return result
 
 

@@ -41,6 +41,13 @@ def cpu_name() -> str:
     return platform.machine()
 
 
+def save(result: dict, out: str) -> None:
+    """Write a benchmark's figures to `out` as JSON (benchmarks/results/ by default) and say where."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+
+
 def timed(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -136,7 +143,5 @@ def main(argv=None) -> dict:
     width = max(map(len, r))
     for k, v in r.items():
         print(f"{k:<{width}}  {v}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(r, indent=2))
-    print(f"wrote {args.out}")
+    save(r, args.out)
     return r
