@@ -23,7 +23,11 @@ tokens/s the table gives the model FLOP/s: FLOPs per token = 6 x (matmul weights
 layer included) + 12 L D T for attention (scores and weighted sum, forward and backward, over the
 full T x T square, as nanoGPT's `estimate_mfu` and PaLM count it), T = positions trained per row.
 MFU is against the best float32 matmul rate either framework reaches on this machine (measured
-here; a 2048 x 2048 matmul) and against the nominal peak given with --peak-gflops.
+here; a 2048 x 2048 matmul) and, when --peak-gflops gives it, against the CPU's nominal peak (cores x
+FLOPs a cycle x clock: 2 x 32 x 2.45 GHz = 156.8 for two cores with two AVX2 FMA units, twice that with
+AVX-512's). Last, each side's weight matmuls are timed alone, the same products its step makes (see
+`weight_products`): nanoGPT's whole step over our matmuls alone is the ratio ours could reach if
+nothing but the matmuls took time.
 """
 
 import argparse
@@ -106,7 +110,9 @@ class Ours:
             self.params, self.opt_state = mesh_lib.place((params, tx.init(params)), self.mesh)
             self.step = make_train_step(graphdef, tx)
             self.batch = mesh_lib.rows((tokens, mask))
+            self.products, self.operands = weight_products(shape, tokens[:, :-1].size)
         self.time(3)  # compile and warm up
+        self.time_weight_matmuls(1)
 
     def time(self, steps: int) -> float:
         with jax.set_mesh(self.mesh):
@@ -115,6 +121,28 @@ class Ours:
                 self.params, self.opt_state, metrics = self.step(self.params, self.opt_state, *self.batch)
             jax.block_until_ready(metrics)
             return time.perf_counter() - t
+
+    def time_weight_matmuls(self, steps: int) -> float:
+        with jax.set_mesh(self.mesh):
+            t = time.perf_counter()
+            for _ in range(steps):
+                out = self.products(*self.operands)
+            jax.block_until_ready(out)
+            return time.perf_counter() - t
+
+
+def weight_products(shape: dict, rows: int):
+    """The three products a train step makes with each weight matrix on `rows` tokens, jitted, and random operands:
+    forward x W, backward g W^T (the input's gradient) and x^T g (the weight's; summed over the devices' rows).
+    Timed alone they say how fast the step could be if nothing but its matmuls took time."""
+    L, D, F = shape["n_layers"], shape["d_model"], shape["mlp_hidden"]
+    dims = [(D, 3 * D), (D, D), (D, 2 * F), (F, D)] * L + [(D, VOCAB_SIZE)]  # qkv, out, gate_up, down; tied output
+    key = jax.random.key(0)
+    ws = [jax.random.normal(key, d) for d in dims]
+    xs = mesh_lib.rows([jax.random.normal(key, (rows, d_in)) for d_in, _ in dims])
+    gs = mesh_lib.rows([jax.random.normal(key, (rows, d_out)) for _, d_out in dims])
+    products = jax.jit(lambda ws, xs, gs: [(x @ w, g @ w.T, x.T @ g) for w, x, g in zip(ws, xs, gs)])
+    return products, (ws, xs, gs)
 
 
 def jax_matmul_seconds(n: int, repeats: int) -> float:
@@ -134,13 +162,16 @@ def compare(name: str, shape: dict, torch: Torch, rounds: int, steps: int) -> di
     info = torch.ask(cmd="setup", n_layers=shape["n_layers"], d_model=shape["d_model"], n_heads=shape["n_heads"],
                      vocab_size=VOCAB_SIZE, tokens=tokens.tolist(), mask=mask.tolist())
     ours = Ours(shape, tokens, mask)
-    ours_s, torch_s = [], []
+    ours_s, torch_s, ours_mm_s, torch_mm_s = [], [], [], []
     for r in range(rounds):
         for side in (("torch", "ours") if r % 2 == 0 else ("ours", "torch")):
             if side == "torch":
                 torch_s.append(torch.ask(cmd="time", steps=steps)["seconds"])
+                torch_mm_s.append(torch.ask(cmd="weight_matmuls", steps=steps)["seconds"])
             else:
                 ours_s.append(ours.time(steps))
+                ours_mm_s.append(ours.time_weight_matmuls(steps))
+    ms = lambda seconds: round(statistics.median(seconds) / steps * 1000, 1)
     tok = tokens.size * steps
     ours_tps, torch_tps = [tok / s for s in ours_s], [tok / s for s in torch_s]
     ours_fpt, torch_fpt = flops_per_token(shape, 3 * shape["d_model"] * shape["mlp_hidden"]), \
@@ -155,6 +186,8 @@ def compare(name: str, shape: dict, torch: Torch, rounds: int, steps: int) -> di
         ours_gflops=round(statistics.median(ours_tps) * ours_fpt / 1e9, 2),
         nanogpt_gflops=round(statistics.median(torch_tps) * torch_fpt / 1e9, 2),
         flops_ratio=round(statistics.median(ours_tps) * ours_fpt / (statistics.median(torch_tps) * torch_fpt), 3),
+        ours_step_ms=ms(ours_s), nanogpt_step_ms=ms(torch_s),
+        ours_weight_matmuls_ms=ms(ours_mm_s), nanogpt_weight_matmuls_ms=ms(torch_mm_s),
         ours_tokens_per_s_rounds=[round(x) for x in ours_tps],
         nanogpt_tokens_per_s_rounds=[round(x) for x in torch_tps],
     )
@@ -190,8 +223,8 @@ def main(argv=None) -> dict:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=0, help="steps per timing (0: the shape's default)")
     p.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, from {', '.join(SHAPES)}")
-    p.add_argument("--peak-gflops", type=float, default=156.8,
-                   help="nominal float32 peak: 2 cores x 32 FLOP/cycle (2 AVX2 FMA units) x 2.45 GHz")
+    p.add_argument("--peak-gflops", type=float, default=0.0,
+                   help="the CPU's nominal float32 peak in GFLOP/s, for a nominal MFU (see the top of this file)")
     p.add_argument("--out", default="benchmarks/results/nanogpt_compare.json")
     args = p.parse_args(argv)
     jax.config.update("jax_num_cpu_devices", args.cpu_devices)
@@ -214,9 +247,10 @@ def main(argv=None) -> dict:
     best = max(peak.values())
     for r in rows:
         r.update(ours_mfu_measured=round(r["ours_gflops"] / best, 3),
-                 nanogpt_mfu_measured=round(r["nanogpt_gflops"] / best, 3),
-                 ours_mfu_nominal=round(r["ours_gflops"] / args.peak_gflops, 3),
-                 nanogpt_mfu_nominal=round(r["nanogpt_gflops"] / args.peak_gflops, 3))
+                 nanogpt_mfu_measured=round(r["nanogpt_gflops"] / best, 3))
+        if args.peak_gflops:
+            r.update(ours_mfu_nominal=round(r["ours_gflops"] / args.peak_gflops, 3),
+                     nanogpt_mfu_nominal=round(r["nanogpt_gflops"] / args.peak_gflops, 3))
     result = dict(commit=git_commit(), jax=jax.__version__, device=str(jax.devices()[0]),
                   cpu_devices=jax.device_count(), cpu=cpu_name(), cores=os.cpu_count(), rounds=args.rounds,
                   matmul_gflops={k: round(v, 1) for k, v in peak.items()}, nominal_peak_gflops=args.peak_gflops,
@@ -236,9 +270,16 @@ def main(argv=None) -> dict:
               f"{r['nanogpt_tokens_per_s']:>9,} {r['ratio']:>6.2f} {r['paired_ratio']:>7.2f} {r['ours_gflops']:>13.1f} "
               f"{r['nanogpt_gflops']:>8.1f} {r['flops_ratio']:>6.2f} {r['ours_mfu_measured']:>9.1%} "
               f"{r['nanogpt_mfu_measured']:>8.1%}")
-    nominal = ", ".join(f"{r['ours_mfu_nominal']:.1%} / {r['nanogpt_mfu_nominal']:.1%}" for r in rows)
     print(f"float32 2048x2048 matmul: jax {peak['jax']:.1f}, torch {peak['torch']:.1f} GFLOP/s (MFU is against the "
-          f"better); against the nominal {args.peak_gflops} GFLOP/s, MFU ours / nanoGPT: {nominal}")
+          "better)")
+    if args.peak_gflops:
+        nominal = ", ".join(f"{r['ours_mfu_nominal']:.1%} / {r['nanogpt_mfu_nominal']:.1%}" for r in rows)
+        print(f"against the nominal {args.peak_gflops} GFLOP/s, MFU ours / nanoGPT: {nominal}")
+    print(f"\n{'shape':<14} {'step ms ours':>13} {'nanoGPT':>8} {'weight matmuls alone, ms ours':>30} {'nanoGPT':>8} "
+          f"{'ratio if only matmuls took time':>32}")
+    for r in rows:
+        print(f"{r['shape']:<14} {r['ours_step_ms']:>13} {r['nanogpt_step_ms']:>8} {r['ours_weight_matmuls_ms']:>30} "
+              f"{r['nanogpt_weight_matmuls_ms']:>8} {r['nanogpt_step_ms'] / r['ours_weight_matmuls_ms']:>32.2f}")
     save(result, args.out)
     return result
 

@@ -6,6 +6,7 @@ Reads one JSON command per line on stdin and answers one JSON line on stdout:
     {"cmd": "setup", "n_layers", "d_model", "n_heads", "vocab_size", "tokens": [[...]], "mask": [[...]]}
     {"cmd": "time", "steps": N}       -> seconds for N train steps on the batch given at setup
     {"cmd": "matmul", "n": N, "repeats": R} -> best seconds of R N x N float32 matmuls
+    {"cmd": "weight_matmuls", "steps": N} -> seconds for N repeats of the step's weight matmuls alone
 A train step is nanoGPT's own training loop body: forward with targets (cross-entropy, prompt
 positions ignored), backward, gradient clipping at 1.0, AdamW from `configure_optimizers`.
 """
@@ -24,6 +25,19 @@ def load_nanogpt(path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def weight_products(model, rows: int):
+    """The three products a train step makes with each weight matrix on `rows` tokens, as a function, on random
+    x and g: forward x W^T (nn.Linear keeps W as (out, in)), backward g W (the input's gradient) and g^T x (W's)."""
+    weights = [p.detach() for p in model.parameters() if p.ndim == 2 and p is not model.transformer.wpe.weight]
+    xs = [torch.randn(rows, w.shape[1]) for w in weights]
+    gs = [torch.randn(rows, w.shape[0]) for w in weights]
+
+    def products():
+        for w, x, g in zip(weights, xs, gs):
+            x @ w.T, g @ w, g.T @ x
+    return products
 
 
 def main():
@@ -67,6 +81,13 @@ def main():
             for _ in range(cmd["steps"]):
                 loss = step()
             out = dict(seconds=time.perf_counter() - t, loss=loss.item())
+        elif cmd["cmd"] == "weight_matmuls":  # what the step's matmuls alone cost: see weight_products there
+            products = weight_products(model, idx.numel())
+            products()
+            t = time.perf_counter()
+            for _ in range(cmd["steps"]):
+                products()
+            out = dict(seconds=time.perf_counter() - t)
         elif cmd["cmd"] == "matmul":
             a, b = torch.randn(cmd["n"], cmd["n"]), torch.randn(cmd["n"], cmd["n"])
             times = []
