@@ -9,10 +9,15 @@ many (minireason/mesh.py: the same step, with the batch split by rows). `nnx.mer
 the loss rebuilds the module, which costs nothing once traced.
 
 Data is a pure function of (seed, step): a resumed run sees exactly the batches an
-uninterrupted run would have seen.
+uninterrupted run would have seen, and batches can be built ahead in other processes
+(`Batches`) without changing a thing.
 """
 
+import functools
+import multiprocessing
 import random
+import weakref
+from concurrent.futures import ProcessPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -74,6 +79,32 @@ def packed_batch_at(data: DataConfig, seed: int, step: int) -> tuple[np.ndarray,
             segment[row, at:at + len(ids)] = count[row]
             used[row] += len(ids)
     return tokens, mask, segment
+
+
+class Batches:
+    """batches(step) -> the training batch of `step`, built ahead by `workers` processes (0: built when asked).
+
+    Building a batch is Python (drawing problems, writing traces, packing), one core's work; an
+    accelerator can finish a step sooner. With workers, the batches of the next 2 x workers steps are
+    always being built, in processes started fresh ("spawn": a forked copy of a process running JAX
+    is unsafe), and the pool shuts down when this object goes.
+    """
+
+    def __init__(self, data: DataConfig, seed: int, workers: int = 0):
+        self.build = functools.partial(packed_batch_at if data.pack else batch_at, data, seed)
+        self.ahead, self.pending = 2 * workers, {}
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        if self.pool:
+            weakref.finalize(self, self.pool.shutdown, wait=False, cancel_futures=True)
+
+    def __call__(self, step: int):
+        if self.pool is None:
+            return self.build(step)
+        self.pending = {s: f for s, f in self.pending.items() if s >= step}  # a jump ahead drops the skipped ones
+        for s in range(step, step + self.ahead):
+            if s not in self.pending:
+                self.pending[s] = self.pool.submit(self.build, s)
+        return self.pending.pop(step).result()
 
 
 def check_seq_len(data: DataConfig, n: int = 2000, max_skipped: float = 0.01) -> None:
@@ -146,9 +177,10 @@ def make_sft_update(graphdef, tx: optax.GradientTransformation, cfg, data=None):
     `data` is unused: SFT draws its batches from cfg.data, a pure function of (seed, step).
     """
     train_step = make_train_step(graphdef, tx)
+    batches = Batches(cfg.data, cfg.run.seed, cfg.data.workers)
 
     def update(step: int, params, opt_state):
-        batch = (packed_batch_at if cfg.data.pack else batch_at)(cfg.data, cfg.run.seed, step)
+        batch = batches(step)
         params, opt_state, metrics = train_step(params, opt_state, *rows(batch))
         return params, opt_state, dict(metrics, tokens=batch[0].size)
 

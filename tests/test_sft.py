@@ -10,7 +10,7 @@ from minireason.checkpoint import Checkpointer
 from minireason.config import DataConfig, OptimConfig
 from conftest import TINY_MODEL as CFG
 from minireason.model import Transformer
-from minireason.sft import batch_at, check_seq_len, make_optimizer, make_train_step, packed_batch_at, sft_loss
+from minireason.sft import Batches, batch_at, check_seq_len, make_optimizer, make_train_step, packed_batch_at, sft_loss
 from minireason.tasks import get_task, training_examples
 from minireason.tokenizer import EOS_ID, PAD_ID
 
@@ -30,6 +30,14 @@ def test_batches_are_a_function_of_step_and_mask_the_prompt():
     tokens, mask = a
     assert mask[:, 0].sum() == 0
     assert mask.sum() > 0  # <bos> is never a target
+
+
+def test_batches_built_ahead_by_worker_processes_are_those_of_each_step():
+    for data, build in ((DATA, batch_at), (dataclasses.replace(DATA, pack=True), packed_batch_at)):
+        ahead = Batches(data, seed=3, workers=2)
+        for step in (0, 1, 2, 9, 10):  # in order, then a jump, as a resumed run makes
+            for got, want in zip(ahead(step), build(data, 3, step)):
+                np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("buckets", [(1, 9), (4, 5)])
