@@ -1,6 +1,8 @@
 """Train and sampler speed; see minireason/bench.py. Same as `minireason bench`."""
 
-from minireason.bench import main
+import sys
+
+from minireason.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["bench", *sys.argv[1:]]))

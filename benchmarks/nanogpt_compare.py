@@ -40,12 +40,11 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from minireason import mesh as mesh_lib
-from minireason.bench import cpu_name, save
+from minireason.bench import cpu_name, flops_per_token, matmul_tflops, save
 from minireason.config import OptimConfig
 from minireason.model import ModelConfig, Transformer, count_params
 from minireason.sft import make_optimizer, make_train_step
@@ -60,10 +59,8 @@ SETUP_HELP = ("no torch venv at {}: create one with\n  python -m venv /tmp/torch
               "/tmp/torchvenv/bin/pip install torch numpy\nor pass --torch-python")
 
 
-def flops_per_token(shape: dict, mlp_weights_per_layer: int) -> int:
-    L, D, T = shape["n_layers"], shape["d_model"], shape["seq_len"] - 1
-    matmul_weights = L * (4 * D * D + mlp_weights_per_layer) + VOCAB_SIZE * D
-    return 6 * matmul_weights + 12 * L * D * T
+def model_flops_per_token(shape: dict, mlp_weights_per_layer: int) -> int:
+    return flops_per_token(shape["n_layers"], shape["d_model"], mlp_weights_per_layer, shape["seq_len"] - 1)
 
 
 def batch(shape: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -145,18 +142,6 @@ def weight_products(shape: dict, rows: int):
     return products, (ws, xs, gs)
 
 
-def jax_matmul_seconds(n: int, repeats: int) -> float:
-    a, b = jax.random.normal(jax.random.key(0), (2, n, n))
-    mm = jax.jit(jnp.matmul)
-    jax.block_until_ready(mm(a, b))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(mm(a, b))
-        times.append(time.perf_counter() - t)
-    return min(times)  # the best run: a peak rate, least hurt by other processes
-
-
 def compare(name: str, shape: dict, torch: Torch, rounds: int, steps: int) -> dict:
     tokens, mask = batch(shape)
     info = torch.ask(cmd="setup", n_layers=shape["n_layers"], d_model=shape["d_model"], n_heads=shape["n_heads"],
@@ -174,8 +159,8 @@ def compare(name: str, shape: dict, torch: Torch, rounds: int, steps: int) -> di
     ms = lambda seconds: round(statistics.median(seconds) / steps * 1000, 1)
     tok = tokens.size * steps
     ours_tps, torch_tps = [tok / s for s in ours_s], [tok / s for s in torch_s]
-    ours_fpt, torch_fpt = flops_per_token(shape, 3 * shape["d_model"] * shape["mlp_hidden"]), \
-        flops_per_token(shape, 8 * shape["d_model"] ** 2)
+    ours_fpt, torch_fpt = model_flops_per_token(shape, 3 * shape["d_model"] * shape["mlp_hidden"]), \
+        model_flops_per_token(shape, 8 * shape["d_model"] ** 2)
     return dict(
         shape=name, **{k: v for k, v in shape.items() if k != "steps"}, steps_per_timing=steps,
         ours_params=ours.n_params, nanogpt_params=info["params"], torch=info["torch"], torch_threads=info["threads"],
@@ -240,7 +225,7 @@ def main(argv=None) -> dict:
     rows = [compare(name, SHAPES[name], torch, args.rounds, args.steps or SHAPES[name]["steps"])
             for name in args.shapes.split(",")]
     torch_matmul_s = torch.ask(cmd="matmul", n=n, repeats=5)["seconds"]
-    peak = dict(jax=2 * n**3 / jax_matmul_seconds(n, 5) / 1e9, torch=2 * n**3 / torch_matmul_s / 1e9)
+    peak = dict(jax=matmul_tflops(n, 5) * 1e3, torch=2 * n**3 / torch_matmul_s / 1e9)
     torch.close()
     own = sum(os.times()[:4]) - own_before  # this process and the torch worker (waited for: counted)
     others = (busy_cpu_s() - busy_before - own) / (time.perf_counter() - wall_before)

@@ -1,8 +1,16 @@
-"""Speed measurements: train throughput, sampler throughput (KV cache vs naive), compile times,
-and RL steps: rollout throughput and how a step splits between sampling and learning.
+"""Speed measurements: train throughput and MFU, sampler throughput (KV cache vs naive), compile
+times, and RL steps: rollout throughput and how a step splits between sampling and learning.
 
     python benchmarks/bench.py [--config configs/add_sft.toml] [--rl-config configs/countdown_rl.toml]
-                               [--repeats 5] [--out FILE]
+                               [--repeats 5] [--out FILE] [section.key=value ...]
+
+MFU (model FLOPs utilisation) is the train step's model FLOP/s over the device's peak: FLOPs a
+token as `flops_per_token` counts them, the peak of an accelerator from PEAK_TFLOPS (data-sheet
+figures), a CPU's measured (the best float32 2048 x 2048 matmul JAX runs on it). The overrides
+apply to --config, e.g. a ~100M-parameter model for the accelerator target of issue 16:
+
+    python benchmarks/bench.py --config configs/gpu/mix_sft.toml --rl-config '' model.d_model=768 \
+        model.n_layers=13 model.n_heads=12 model.mlp_hidden=2304
 
 Each figure is the median of several repeats (this machine is shared and noisy). The KV-cache
 and naive decodes run the same greedy decode and must produce identical tokens. The RL figures
@@ -18,6 +26,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -28,6 +37,57 @@ from .runs import load_run
 from .sampler import SampleConfig, pad_prompts, sample, sample_naive
 from .sft import batch_at, make_optimizer, make_train_step
 from .tasks import heldout_examples
+from .tokenizer import VOCAB_SIZE
+
+# Dense peak TFLOP/s of one chip, by the type its matmuls compute in (data sheets, no sparsity); the first
+# name found in JAX's device_kind wins. float32 on these GPUs: XLA's default precision runs it as TF32.
+PEAK_TFLOPS = (
+    ("H100 PCIe", {"bfloat16": 756.0, "float32": 378.0}),
+    ("H100", {"bfloat16": 989.4, "float32": 494.7}),  # SXM
+    ("H200", {"bfloat16": 989.4, "float32": 494.7}),
+    ("A100", {"bfloat16": 312.0, "float32": 156.0}),
+    ("TPU v4", {"bfloat16": 275.0}),
+    ("TPU v5 lite", {"bfloat16": 197.0}),
+    ("TPU v5", {"bfloat16": 459.0}),  # v5p
+    ("TPU v6 lite", {"bfloat16": 918.0}),
+)
+
+
+def flops_per_token(n_layers: int, d_model: int, mlp_weights_per_layer: int, positions: int) -> int:
+    """Train FLOPs a token: 6 x the matmul weights (forward 2, backward 4; the tied output layer
+    included) + 12 L D T for attention's scores and weighted sums over the full T x T square, forward
+    and backward (as PaLM and nanoGPT's estimate_mfu count it)."""
+    weights = n_layers * (4 * d_model**2 + mlp_weights_per_layer) + VOCAB_SIZE * d_model
+    return 6 * weights + 12 * n_layers * d_model * positions
+
+
+def matmul_tflops(n: int = 2048, repeats: int = 5) -> float:
+    """The best rate of an n x n float32 matmul on JAX's default device: a measured peak for a CPU."""
+    a, b = jax.random.normal(jax.random.key(0), (2, n, n))
+    mm = jax.jit(jnp.matmul)
+    jax.block_until_ready(mm(a, b))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(mm(a, b))
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / min(times) / 1e12  # the best run: least hurt by other processes
+
+
+def table_peak(device_kind: str, dtype: str) -> tuple[float | None, str]:
+    """(peak TFLOP/s, where it comes from) from PEAK_TFLOPS; None for a device or type it does not hold."""
+    for name, peaks in PEAK_TFLOPS:
+        if name in device_kind:
+            return peaks.get(dtype), f"data sheet: {name} {dtype}" if dtype in peaks else f"no {dtype} peak for {name}"
+    return None, f"not in PEAK_TFLOPS: {device_kind}"
+
+
+def peak_tflops(dtype: str) -> tuple[float | None, str]:
+    """(peak TFLOP/s, where it comes from) for JAX's first device computing in `dtype`."""
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return matmul_tflops(), "measured: float32 2048 x 2048 matmul"
+    return table_peak(device.device_kind, dtype)
 
 
 def cpu_name() -> str:
@@ -57,8 +117,8 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def run(config: str, repeats: int, new_tokens: int, batch: int) -> dict:
-    cfg = load(config)
+def run(config: str, repeats: int, new_tokens: int, batch: int, overrides=()) -> dict:
+    cfg = load(config, overrides)
     graphdef, params = nnx.split(Transformer(cfg.model, nnx.Rngs(0)))
     tx = make_optimizer(cfg.optim, cfg.train.steps)
     opt_state = tx.init(params)
@@ -75,6 +135,10 @@ def run(config: str, repeats: int, new_tokens: int, batch: int) -> dict:
             p, o, m = compiled_step(p, o, tokens, mask)
         return m["loss"]
     train_s = timed(train_n, repeats) / n
+    m = cfg.model
+    train_tflops = tokens.size * flops_per_token(m.n_layers, m.d_model, 3 * m.d_model * m.mlp_hidden,
+                                                 tokens.shape[1] - 1) / train_s / 1e12
+    peak, peak_from = peak_tflops(m.dtype)
 
     prompts = [ex.prompt for ex in heldout_examples(next(iter(cfg.data.tasks)), 1, batch)]
     prompts = (prompts * batch)[:batch]
@@ -94,7 +158,9 @@ def run(config: str, repeats: int, new_tokens: int, batch: int) -> dict:
         config=config, device=str(jax.devices()[0]), platform=cpu_name(), repeats=repeats,
         params=count_params(nnx.merge(graphdef, params)), batch_size=cfg.data.batch_size, seq_len=cfg.data.seq_len,
         train_step_compile_s=round(train_compile, 2), train_steps_per_s=round(1 / train_s, 2),
-        train_tokens_per_s=round(tokens.size / train_s), sampler_compile_s=round(sample_compile, 2),
+        train_tokens_per_s=round(tokens.size / train_s), train_tflops=round(train_tflops, 4),
+        peak_tflops=peak and round(peak, 3), peak_from=peak_from, mfu=peak and round(train_tflops / peak, 4),
+        sampler_compile_s=round(sample_compile, 2),
         sample_batch=batch, new_tokens=steps_run, kv_tokens_per_s=round(batch * steps_run / kv_s),
         naive_tokens_per_s=round(batch * steps_run / naive_s), kv_speedup=round(naive_s / kv_s, 1),
         kv_equals_naive=same,
@@ -136,8 +202,9 @@ def main(argv=None) -> dict:
     p.add_argument("--new-tokens", type=int, default=128)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--out", default="benchmarks/results/bench.json")
+    p.add_argument("overrides", nargs="*", help="section.key=value for --config, as train.py takes them")
     args = p.parse_args(argv)
-    r = run(args.config, args.repeats, args.new_tokens, args.batch)
+    r = run(args.config, args.repeats, args.new_tokens, args.batch, args.overrides)
     if args.rl_config:
         r.update(run_rl(args.rl_config, args.repeats))
     width = max(map(len, r))

@@ -131,10 +131,10 @@ def cmd_tasks(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
+def cmd_bench(argv: list[str]) -> int:
     from .bench import main as bench_main
 
-    bench_main(args.rest)
+    bench_main(argv)
     return 0
 
 
@@ -219,9 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_parser(sub, count=_number(int, 1))
 
-    b = sub.add_parser("bench", help="train and sampler speed (benchmarks/bench.py)", add_help=False)
-    b.add_argument("rest", nargs=argparse.REMAINDER)
-    b.set_defaults(fn=cmd_bench)
+    sub.add_parser("bench", help="train speed and MFU, sampler speed (benchmarks/bench.py; bench --help)",
+                   add_help=False)
 
     q = sub.add_parser("plot", help="PNG of held-out accuracy (or another eval metric) vs training step or level")
     q.add_argument("runs", nargs="+", help="run directories (e.g. runs/countdown_rl), or the JSON files of "
@@ -234,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["bench"]:  # bench parses its own options: as a sub-command, argparse would refuse them
+            return cmd_bench(argv[1:])
         args = build_parser().parse_args(argv)
         return args.fn(args)
     except (UserError, OSError) as e:  # OSError: a file that is missing, a directory, unwritable

@@ -1,5 +1,6 @@
 """End-to-end: train.py on the tiny config, resuming, the CLI, and one-line errors."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -9,8 +10,12 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 from minireason import cli, train
+from minireason.bench import table_peak
+from minireason.config import load
+from minireason.model import Transformer, count_params
 from minireason.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +142,27 @@ def test_tasks_lists_every_task(capsys):
     assert cli.main(["tasks"]) == 0
     out = capsys.readouterr().out
     assert all(f"{name}  levels" in out for name in TASKS)
+
+
+def test_bench_reports_mfu_and_takes_its_options_and_overrides(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--config", TINY, "--rl-config", "", "--repeats", "1", "--new-tokens", "4",
+                     "--batch", "2", "--out", str(out), "model.d_model=48"]) == 0
+    r = json.loads(out.read_text())
+    assert r["peak_from"].startswith("measured") and 0 < r["mfu"] < 1  # a CPU: its peak is a measured matmul
+    assert r["train_tflops"] == pytest.approx(r["mfu"] * r["peak_tflops"], rel=0.01)
+    d_model_48 = count_params(Transformer(dataclasses.replace(load(TINY).model, d_model=48), nnx.Rngs(0)))
+    assert r["params"] == d_model_48  # the override reached the model
+    assert "bench.json" in capsys.readouterr().out
+    assert "model.bogus" in one_line_error("benchmarks/bench.py", "--config", TINY, "model.bogus=1")
+
+
+def test_accelerator_peaks_come_from_the_table():
+    assert table_peak("NVIDIA H100 80GB HBM3", "bfloat16") == (989.4, "data sheet: H100 bfloat16")
+    assert table_peak("NVIDIA H100 PCIe", "bfloat16")[0] == 756.0  # not the SXM part's
+    assert table_peak("TPU v5 lite", "bfloat16")[0] == 197.0 and table_peak("TPU v5p", "bfloat16")[0] == 459.0
+    assert table_peak("TPU v4", "float32")[0] is None
+    assert table_peak("Some New Chip", "bfloat16") == (None, "not in PEAK_TFLOPS: Some New Chip")
 
 
 def one_line_error(*args):
