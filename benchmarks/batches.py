@@ -15,7 +15,7 @@ import os
 import statistics
 import time
 
-from minireason.bench import cpu_name, save
+from minireason.bench import cpu_name, git_commit, save
 from minireason.config import load
 from minireason.sft import Batches
 
@@ -64,7 +64,7 @@ def main(argv=None) -> dict:
         print(f"{row['workers']:>7} {row['first_batch_s']:>11.2f}s {row['batches_per_s']:>10.2f} "
               f"{1000 / row['batches_per_s']:>11.0f} {row['batches_per_s'] * tokens:>10,.0f} "
               f"{row['batches_per_s'] / rows[0]['batches_per_s']:>5.2f}x")
-    result = dict(config=args.config, cpu=cpu_name(), cores=os.cpu_count(), steps=args.steps,
+    result = dict(config=args.config, commit=git_commit(), cpu=cpu_name(), cores=os.cpu_count(), steps=args.steps,
                   tokens_per_batch=tokens, rows=rows)
     save(result, args.out)
     return result

@@ -44,7 +44,7 @@ import numpy as np
 from flax import nnx
 
 from minireason import mesh as mesh_lib
-from minireason.bench import cpu_name, flops_per_token, matmul_tflops, save
+from minireason.bench import cpu_name, flops_per_token, git_commit, matmul_tflops, save
 from minireason.config import OptimConfig
 from minireason.model import ModelConfig, Transformer, count_params
 from minireason.sft import make_optimizer, make_train_step
@@ -185,17 +185,6 @@ def busy_cpu_s() -> float:
     except (OSError, ValueError):
         return 0.0
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parents[1])
-        dirty = subprocess.run(["git", "status", "--porcelain", "minireason"], capture_output=True, text=True,
-                               cwd=Path(__file__).parents[1]).stdout.strip()
-        return out.stdout.strip() + (" (minireason/ modified)" if dirty else "")
-    except OSError:
-        return "unknown"
 
 
 def main(argv=None) -> dict:

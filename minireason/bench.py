@@ -22,6 +22,7 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -38,6 +39,8 @@ from .sampler import SampleConfig, pad_prompts, sample, sample_naive
 from .sft import batch_at, make_optimizer, make_train_step
 from .tasks import heldout_examples
 from .tokenizer import VOCAB_SIZE
+
+ROOT = Path(__file__).resolve().parents[1]  # a checkout's root (git_commit)
 
 # Dense peak TFLOP/s of one chip, by the type its matmuls compute in (data sheets, no sparsity); the first
 # name found in JAX's device_kind wins. float32 on these GPUs: XLA's default precision runs it as TF32.
@@ -101,6 +104,17 @@ def cpu_name() -> str:
     return platform.machine()
 
 
+def git_commit() -> str:
+    """The checkout's commit, marked when minireason/ has changes not committed; "unknown" outside git."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        dirty = subprocess.run(["git", "status", "--porcelain", "minireason"], capture_output=True, text=True,
+                               cwd=ROOT).stdout.strip()
+        return out.stdout.strip() + (" (minireason/ modified)" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
 def save(result: dict, out: str) -> None:
     """Write a benchmark's figures to `out` as JSON (benchmarks/results/ by default) and say where."""
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +169,7 @@ def run(config: str, repeats: int, new_tokens: int, batch: int, overrides=()) ->
     kv_s = timed(lambda: sample(graphdef, params, ptok, start, key, scfg)["tokens"], repeats)
     naive_s = timed(lambda: sample_naive(graphdef, params, ptok, start, scfg)["tokens"], max(1, repeats // 2))
     return dict(
-        config=config, device=str(jax.devices()[0]), platform=cpu_name(), repeats=repeats,
+        config=config, commit=git_commit(), device=str(jax.devices()[0]), platform=cpu_name(), repeats=repeats,
         params=count_params(nnx.merge(graphdef, params)), batch_size=cfg.data.batch_size, seq_len=cfg.data.seq_len,
         train_step_compile_s=round(train_compile, 2), train_steps_per_s=round(1 / train_s, 2),
         train_tokens_per_s=round(tokens.size / train_s), train_tflops=round(train_tflops, 4),
