@@ -198,6 +198,37 @@ def test_training_buckets_narrow_the_training_side():
     assert {bucket(p) for p in rl} == {7, 8, 9}
 
 
+CHECKED = [(name, TASKS[name].max_level) for name, t in TASKS.items() if t.check_thinking]
+
+
+def trace_variants(thinking: str, rng: random.Random) -> list[str]:
+    """What a model half-trained on these traces writes: cut short, a character lost, a part left out."""
+    cut = [thinking[:i] for i in range(0, len(thinking), 3)]
+    lost = [thinking[:i] + thinking[i + 1:] for i in rng.sample(range(len(thinking)), min(10, len(thinking)))]
+    parts = thinking.split(";")
+    return cut + lost + ["ok", " ok", "x ok", "vs ok", ";", " ok;", "... ok;", thinking.replace(" ", ""),
+                         thinking.replace(" vs ", " "), ";".join(p.split(" ")[-1] for p in parts),
+                         ";".join(" ".join(p.split(" ")[:2]) for p in parts)]
+
+
+@pytest.mark.parametrize("name,level", CHECKED)
+def test_check_thinking_is_false_not_an_error_on_malformed_traces(name, level):
+    # RL checks every sampled trace (rl.check_thinking): a malformed one must score, not stop the run.
+    rng, check = random.Random(5), TASKS[name].check_thinking
+    for ex in examples(name, level)[:40]:
+        assert check(ex.prompt, ex.thinking) is True
+        for variant in trace_variants(ex.thinking, rng):
+            assert check(ex.prompt, variant) in (True, False), variant
+
+
+@pytest.mark.parametrize("name,level", CHECKED)
+@FUZZ
+@given(text=st.text(alphabet=" ;.=+-*/()0123456789vsoknxabc", max_size=80))
+def test_check_thinking_survives_any_text(name, level, text):
+    ex = examples(name, level)[0]
+    assert TASKS[name].check_thinking(ex.prompt, text) in (True, False)
+
+
 # --- countdown ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("level", range(countdown.TASK.min_level, countdown.TASK.max_level + 1))

@@ -264,7 +264,10 @@ def check_thinking(prompt: str, thinking: str) -> bool:
     for attempt in attempts:
         if attempt == "...":
             continue
-        *steps, vs, against, verdict = attempt.split(" ")
+        words = attempt.split(" ")
+        if len(words) < 3:  # not even `vs TARGET ok`: a malformed trace is wrong, never an error
+            return False
+        *steps, vs, against, verdict = words
         if vs != "vs" or against != str(target):
             return False
         pool, c = list(numbers), None
