@@ -13,7 +13,8 @@ apply to --config, e.g. a ~100M-parameter model for the accelerator target of is
         model.n_layers=13 model.n_heads=12 model.mlp_hidden=2304
 
 Each figure is the median of several repeats (this machine is shared and noisy). The KV-cache
-and naive decodes run the same greedy decode and must produce identical tokens. The RL figures
+and naive decodes run the same greedy decode and give identical tokens in float32 (kv_equals_naive;
+in bfloat16 the two round differently, and a random model's near-ties can part them). The RL figures
 use the policy the RL config starts from (its run.init_from) when that run exists, else a
 random model (the config's [model], or the default one), which writes every completion to the length cap.
 """
