@@ -109,6 +109,8 @@ def git_commit() -> str:
     """The checkout's commit, marked when minireason/ has changes not committed; "unknown" outside git."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        if out.returncode:  # a copy of the files without their history
+            return "unknown"
         dirty = subprocess.run(["git", "status", "--porcelain", "minireason"], capture_output=True, text=True,
                                cwd=ROOT).stdout.strip()
         return out.stdout.strip() + (" (minireason/ modified)" if dirty else "")
