@@ -201,7 +201,7 @@ def main(argv=None) -> dict:
                    help="the CPU's nominal float32 peak in GFLOP/s, for a nominal MFU (see the top of this file)")
     p.add_argument("--out", default="benchmarks/results/nanogpt_compare.json")
     args = p.parse_args(argv)
-    jax.config.update("jax_num_cpu_devices", args.cpu_devices)
+    mesh_lib.cpu_devices(args.cpu_devices)
     if not Path(args.torch_python).is_file():
         sys.exit(SETUP_HELP.format(args.torch_python))
     if not Path(args.nanogpt_model).is_file():

@@ -72,8 +72,10 @@ def main():
                 opt.zero_grad(set_to_none=True)
                 return loss
 
+            products = weight_products(model, idx.numel())
             for _ in range(3):  # warm up the allocator and the kernels' caches
                 step()
+                products()
             params = sum(p.numel() for p in model.parameters())
             out = dict(params=params, torch=torch.__version__, threads=torch.get_num_threads())
         elif cmd["cmd"] == "time":
@@ -82,8 +84,6 @@ def main():
                 loss = step()
             out = dict(seconds=time.perf_counter() - t, loss=loss.item())
         elif cmd["cmd"] == "weight_matmuls":  # what the step's matmuls alone cost: see weight_products there
-            products = weight_products(model, idx.numel())
-            products()
             t = time.perf_counter()
             for _ in range(cmd["steps"]):
                 products()

@@ -27,16 +27,16 @@ import jax
 from flax import nnx
 
 from minireason import mesh as mesh_lib
-from minireason.bench import cpu_name, save
+from minireason.bench import cpu_name, git_commit, save
 from minireason.config import load
 from minireason.model import Transformer
-from minireason.sft import batch_at, make_optimizer, make_train_step, packed_batch_at
+from minireason.sft import Batches, make_optimizer, make_train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def child(config: str, devices: int, steps: int) -> dict:
-    jax.config.update("jax_num_cpu_devices", devices)  # before anything asks JAX for its devices
+    mesh_lib.cpu_devices(devices)  # before anything asks JAX for its devices
     cfg = load(config)
     mesh = mesh_lib.make_mesh(-1, 1)
     mesh_lib.check(cfg, mesh)
@@ -45,7 +45,7 @@ def child(config: str, devices: int, steps: int) -> dict:
         tx = make_optimizer(cfg.optim, cfg.train.steps)
         state = mesh_lib.place((params, tx.init(params)), mesh)
         step = make_train_step(graphdef, tx)
-        batch = mesh_lib.rows((packed_batch_at if cfg.data.pack else batch_at)(cfg.data, cfg.run.seed, 0))
+        batch = mesh_lib.rows(Batches(cfg.data, cfg.run.seed)(0))
         times = []
         for _ in range(4):  # the first timing compiles and warms up
             t = time.perf_counter()
@@ -87,7 +87,7 @@ def main(argv=None) -> dict:
                  tokens_per_s_rounds=[round(x["tokens_per_s"]) for x in got[n]]) for n in counts]
     for row in rows:
         row["speedup"] = round(row["tokens_per_s"] / rows[0]["tokens_per_s"], 2)
-    result = dict(config=args.config, cpu=cpu_name(), cores=os.cpu_count(),
+    result = dict(config=args.config, commit=git_commit(), cpu=cpu_name(), cores=os.cpu_count(),
                   rounds=args.rounds, steps_per_timing=args.steps, rows=rows)
     print(f"\n{args.config} train step on simulated CPU devices ({os.cpu_count()} cores), medians of {args.rounds} "
           f"rounds")

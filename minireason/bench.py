@@ -65,17 +65,22 @@ def flops_per_token(n_layers: int, d_model: int, mlp_weights_per_layer: int, pos
     return 6 * weights + 12 * n_layers * d_model * positions
 
 
+def timed(fn, repeats: int, summary=statistics.median) -> float:
+    """Seconds `fn()` takes, waiting for its arrays: the median of `repeats` runs (or another summary)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t)
+    return summary(times)
+
+
 def matmul_tflops(n: int = 2048, repeats: int = 5) -> float:
     """The best rate of an n x n float32 matmul on JAX's default device: a measured peak for a CPU."""
     a, b = jax.random.normal(jax.random.key(0), (2, n, n))
     mm = jax.jit(jnp.matmul)
     jax.block_until_ready(mm(a, b))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(mm(a, b))
-        times.append(time.perf_counter() - t)
-    return 2 * n**3 / min(times) / 1e12  # the best run: least hurt by other processes
+    return 2 * n**3 / timed(lambda: mm(a, b), repeats, min) / 1e12  # the best run: least hurt by other processes
 
 
 def table_peak(device_kind: str, dtype: str) -> tuple[float | None, str]:
@@ -123,15 +128,6 @@ def save(result: dict, out: str) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
-
-
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def run(config: str, repeats: int, new_tokens: int, batch: int, overrides=()) -> dict:
